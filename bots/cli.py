@@ -1,0 +1,157 @@
+"""The `ungechat` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bots.config import Config, ConfigError, load_config
+from bots.logs import configure_logging
+
+DESCRIPTION = """\
+ungechat: anonymous chat counselling for young people, run by municipalities on Matrix.
+
+  up               run everything locally (Synapse, bot, youth page, demo municipalities)
+  run              run the bot and youth intake for a config file
+  provision        show (plan) or carry out (apply) what a config needs on its homeservers
+  db upgrade       bring the bot's database to the newest schema
+  check-config     validate a config file without starting anything
+"""
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: invalid config, nothing was started or changed:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def _until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run `main(stop)`; Ctrl-C or SIGTERM sets `stop` so everything shuts down in order."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from deploy.local.up import up
+
+    return _until_signal(lambda stop: up(Path(args.state_dir), stop))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bots.service import running
+
+    config = _load(Path(args.config))
+
+    async def main(stop: asyncio.Event) -> None:
+        async with running(config, config.listen_host, config.listen_port):
+            await stop.wait()
+
+    return _until_signal(main)
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    from bots.matrix.links import HomeserverLink
+    from provisioning.plan import apply, plan
+    from provisioning.registration import homeserver_yaml_lines
+
+    config = _load(Path(args.config))
+
+    async def main() -> None:
+        links = {
+            hs_id: HomeserverLink.connect(hs_id, hs.url, hs.registration(), hs.admin_token)
+            for hs_id, hs in config.homeservers.items()
+        }
+        try:
+            actions = await plan(config, links)
+            if not actions:
+                print("no changes")
+            for action in actions:
+                print(("apply: " if args.action == "apply" else "plan:  ") + action.describe())
+            if args.action == "apply":
+                for hs_id, hs in config.homeservers.items():
+                    if hs.registration_file is not None:
+                        hs.registration().write(hs.registration_file)
+                        print(f"[{hs_id}] wrote {hs.registration_file}; add to homeserver.yaml:")
+                        print(homeserver_yaml_lines(hs.registration_file))
+                await apply(config, links, actions)
+        finally:
+            for link in links.values():
+                await link.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bots.db.engine import upgrade
+
+    url = args.url or _load(Path(args.config)).database
+    revision = asyncio.run(upgrade(url))
+    print(f"database at revision {revision}")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from bots.check_config import check_config
+
+    return check_config(Path(args.file))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ungechat", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument("--log-json", action="store_true", help="log as JSON lines")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="run the whole system locally on the demo config")
+    p.add_argument(
+        "--state-dir", default=".ungechat", help="where state is kept (default ./.ungechat)"
+    )
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("run", help="run the bot and youth intake")
+    p.add_argument("-c", "--config", required=True, help="config file (YAML)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("provision", help="plan or apply the homeserver objects a config needs")
+    p.add_argument("action", choices=["plan", "apply"], help="plan: only show; apply: do it")
+    p.add_argument("-c", "--config", required=True, help="config file (YAML)")
+    p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("db", help="database maintenance")
+    p.add_argument("action", choices=["upgrade"], help="upgrade: migrate to the newest schema")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("-c", "--config", help="config file naming the database")
+    group.add_argument("--url", help="database URL, e.g. postgresql+asyncpg://user@host/db")
+    p.set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser("check-config", help="validate a config file; changes nothing")
+    p.add_argument("file", help="config file (YAML)")
+    p.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level, args.log_json)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The bot's tables. No message text, no IP address, no user agent is ever stored here.
+
+`conversations` holds the conversations in flight and drives the persisted state machine
+(see bots/lifecycle.py). Its Matrix ids are cleared once a conversation is purged.
+`conversation_stats` is the anonymous record kept after a conversation ends: it has no
+key that links back to a conversation, room or person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Integer, String, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class State(enum.StrEnum):
+    """The conversation's life: requested → waiting → active → closing → purged."""
+
+    REQUESTED = "requested"  # row written, room not yet (fully) set up
+    WAITING = "waiting"  # room exists, youth waits for a counsellor
+    CLAIMING = "claiming"  # a counsellor joined; claim side effects not yet all done
+    ACTIVE = "active"  # a counsellor is in the conversation
+    CLOSING = "closing"  # stats row written; room and youth account being deleted
+    PURGED = "purged"  # nothing of it is left on the homeserver
+
+
+class Outcome(enum.StrEnum):
+    ANSWERED = "answered"  # a counsellor took it and it was closed
+    UNANSWERED = "unanswered"  # closed (e.g. by idle timeout) without a counsellor
+    LEFT_WAITING = "left_while_waiting"  # the youth ended it before a counsellor came
+    SETUP_FAILED = "setup_failed"  # the room could never be set up
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kommune: Mapped[str] = mapped_column(String(64), index=True)
+    homeserver: Mapped[str] = mapped_column(String(64))
+    kanal: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), index=True, default=State.REQUESTED)
+    # sha256 of the youth's session token; the token itself is only in the browser.
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    youth_user_id: Mapped[str | None] = mapped_column(String(255))
+    room_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    lobby_event_id: Mapped[str | None] = mapped_column(String(255))
+    # The counsellor whose join is being announced; cleared once the claim is done.
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    topics: Mapped[list[str]] = mapped_column(default=list)
+    # Bumped on every room event the youth may see; event streams on any replica
+    # poll it to know when to fetch from the homeserver.
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_activity_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ConversationStats(Base):
+    """One anonymous row per ended conversation."""
+
+    __tablename__ = "conversation_stats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kommune: Mapped[str] = mapped_column(String(64), index=True)
+    date: Mapped[dt.date] = mapped_column()
+    hour: Mapped[int] = mapped_column(Integer)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    kanal: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    topics: Mapped[list[str]] = mapped_column(default=list)
+    wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))
+
+
+class AppserviceTransaction(Base):
+    """Transaction ids the homeserver pushed and we handled, so a retry is not handled twice."""
+
+    __tablename__ = "appservice_transactions"
+
+    homeserver: Mapped[str] = mapped_column(String(64), primary_key=True)
+    txn_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    handled_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

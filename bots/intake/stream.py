@@ -1,0 +1,151 @@
+"""The youth's event stream (server-sent events), fed from the homeserver.
+
+The browser holds no Matrix credential: this handler reads the room as the youth's
+account (`/messages` forward, masqueraded) and projects each event into what the
+page may show — never who a counsellor is, never a counsellor's command or note.
+The `id:` of each batch is the homeserver's pagination token, so a browser that
+reconnects with `Last-Event-ID` resumes exactly where it was. The homeserver's push
+wakes the stream at once on this replica; polling `event_seq` covers the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from bots.conversation_room import YOUTH_VISIBLE
+from bots.db.models import Conversation, State
+from bots.keys import CONVERSATIONS, SIGNALS
+from bots.matrix.errors import MatrixError
+
+log = structlog.get_logger(__name__)
+POLL_SECONDS = 2.0
+KEEPALIVE_SECONDS = 15.0
+TEXT_TYPES = ("m.text", "m.notice", "m.emote")
+
+
+def status_of(conv: Conversation | None) -> str:
+    if conv is None or conv.state in (State.CLOSING, State.PURGED):
+        return "closed"
+    return "waiting" if conv.state in (State.REQUESTED, State.WAITING) else "active"
+
+
+def project(event: dict[str, Any], youth_user_id: str, bot_user_id: str) -> dict[str, Any] | None:
+    """What the youth page may see of one room event, or None."""
+    if event.get("type") != "m.room.message":
+        return None
+    content = event.get("content") or {}
+    body = content.get("body")
+    relation = content.get("m.relates_to") or {}
+    if not isinstance(body, str) or relation.get("rel_type") == "m.replace":
+        return None
+    out: dict[str, Any] = {
+        "type": "message",
+        "id": event.get("event_id"),
+        "ts": event.get("origin_server_ts"),
+    }
+    sender = event.get("sender")
+    if sender == youth_user_id:
+        return {**out, "from": "youth", "body": body}
+    if sender == bot_user_id:
+        key = content.get(YOUTH_VISIBLE)
+        return {**out, "from": "system", "key": key, "body": body} if key else None
+    if body.startswith("!"):  # a counsellor's command or internal note
+        return None
+    if content.get("msgtype") not in TEXT_TYPES:
+        body = "Rådgiveren sendte en fil, som ikke kan vises her."
+    return {**out, "from": "counsellor", "body": body}
+
+
+class _Writer:
+    def __init__(self, response: web.StreamResponse) -> None:
+        self.response = response
+        self.last_write = asyncio.get_running_loop().time()
+
+    async def send(self, data: dict[str, Any], event_id: str | None = None) -> None:
+        chunk = f"data: {json.dumps(data, ensure_ascii=False)}\n"
+        if event_id:
+            chunk = f"id: {event_id}\n{chunk}"
+        await self._write(chunk + "\n")
+
+    async def send_id(self, event_id: str) -> None:
+        await self._write(f"id: {event_id}\n\n")
+
+    async def keepalive(self) -> None:
+        if asyncio.get_running_loop().time() - self.last_write > KEEPALIVE_SECONDS:
+            await self._write(": ping\n\n")
+
+    async def _write(self, text: str) -> None:
+        await self.response.write(text.encode())
+        self.last_write = asyncio.get_running_loop().time()
+
+
+async def stream_events(request: web.Request, conv: Conversation) -> web.StreamResponse:
+    conversations = request.config_dict[CONVERSATIONS]
+    link = conversations.link_for(conv)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",  # let a reverse proxy pass events at once
+        }
+    )
+    await response.prepare(request)
+    writer = _Writer(response)
+    token = request.headers.get("Last-Event-ID") or None
+    seen_seq = -1
+    last_status = None
+
+    async def fetch() -> None:
+        nonlocal token
+        while conv.room_id and conv.youth_user_id:
+            page = await link.bot.messages(
+                conv.room_id, as_user=conv.youth_user_id, from_token=token
+            )
+            chunk = page.get("chunk") or []
+            items = [
+                p
+                for e in chunk
+                if (p := project(e, conv.youth_user_id, link.registration.bot_user_id))
+            ]
+            new_token = page.get("end") or token
+            for i, item in enumerate(items):
+                await writer.send(item, new_token if i == len(items) - 1 else None)
+            if new_token != token and not items and new_token:
+                await writer.send_id(new_token)  # nothing to show, but move the resume point
+            token = new_token
+            if not chunk or not page.get("end"):
+                return
+
+    try:
+        with request.config_dict[SIGNALS].listen(conv.id) as wake:
+            while True:
+                current = await conversations.repo.get(conv.id)
+                status = status_of(current)
+                if current is not None and current.event_seq != seen_seq:
+                    seen_seq = current.event_seq
+                    try:
+                        await fetch()
+                    except MatrixError:
+                        if status != "closed":  # once closed, the room may already be gone
+                            raise
+                if status != last_status:
+                    await writer.send({"type": "status", "status": status})
+                    last_status = status
+                if status == "closed":
+                    break
+                wake.clear()
+                try:
+                    await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                except TimeoutError:
+                    await writer.keepalive()
+    except (ConnectionResetError, MatrixError) as exc:
+        # The headers are sent; all that is left is to end the stream. The page reconnects.
+        log.warning("event_stream_ended", conversation=conv.id, error=type(exc).__name__)
+        return response
+    await response.write_eof()
+    return response

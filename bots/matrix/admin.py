@@ -1,0 +1,81 @@
+"""The Synapse Admin API, used only where the client-server API cannot do the job:
+deleting (purging) a room, deleting the media uploaded in it, and erasing an account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from bots.matrix.errors import NotFound
+from bots.matrix.gateway import ADMIN, MatrixGateway, path
+
+log = structlog.get_logger(__name__)
+
+
+class RoomPurgeFailed(RuntimeError):
+    pass
+
+
+class SynapseAdmin:
+    def __init__(self, gateway: MatrixGateway) -> None:
+        self._gw = gateway
+
+    async def close(self) -> None:
+        await self._gw.close()
+
+    async def delete_room_media(self, room_id: str) -> int:
+        """Delete the local media uploaded in a room (a room purge leaves it behind).
+
+        Must run before the room is purged: Synapse finds the media through the events.
+        """
+        try:
+            listing = await self._gw.request(
+                "GET", path(["v1", "room", room_id, "media"], base=ADMIN)
+            )
+        except NotFound:
+            return 0
+        deleted = 0
+        for mxc in listing.get("local", []):
+            server_name, media_id = mxc.removeprefix("mxc://").split("/", 1)
+            try:
+                await self._gw.request(
+                    "DELETE", path(["v1", "media", server_name, media_id], base=ADMIN)
+                )
+                deleted += 1
+            except NotFound:
+                pass
+        return deleted
+
+    async def purge_room(self, room_id: str, *, timeout: float = 120) -> None:
+        """Delete the room and purge all its events from the database; wait until done."""
+        try:
+            started = await self._gw.request(
+                "DELETE",
+                path(["v2", "rooms", room_id], base=ADMIN),
+                {"purge": True, "block": False, "force_purge": True},
+            )
+        except NotFound:
+            return  # already gone
+        delete_id = started["delete_id"]
+        status_path = path(["v2", "rooms", "delete_status", delete_id], base=ADMIN)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            status = await self._gw.request("GET", status_path)
+            if status.get("status") == "complete":
+                return
+            if status.get("status") == "failed":
+                raise RoomPurgeFailed(f"purge of {room_id} failed: {status.get('error')}")
+            if loop.time() > deadline:
+                raise RoomPurgeFailed(f"purge of {room_id} not done after {timeout} s")
+            await asyncio.sleep(0.2)
+
+    async def erase_user(self, user_id: str) -> None:
+        """Deactivate the account and erase its profile; its access tokens stop working."""
+        with contextlib.suppress(NotFound):
+            await self._gw.request(
+                "POST", path(["v1", "deactivate", user_id], base=ADMIN), {"erase": True}
+            )

@@ -1,0 +1,151 @@
+"""The one boundary around matrix-nio.
+
+The bot talks to each homeserver as its application service: with the as_token, as the
+bot itself, or as one of its youth accounts by `?user_id=` masquerading. A second
+gateway with the admin token reaches the Synapse Admin API. nio provides the transport,
+rate-limit retries (`retry_after_ms`) and path building; this module turns its error
+values into the typed exceptions of `bots.matrix.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from nio import AsyncClient, AsyncClientConfig
+from nio.api import Api
+from nio.responses import ErrorResponse, Response
+
+from bots.matrix.errors import Unreachable, error_for
+
+CLIENT_V3 = "/_matrix/client/v3"
+CLIENT_V1 = "/_matrix/client/v1"
+ADMIN = "/_synapse/admin"
+
+
+@dataclass
+class JsonResponse(Response):
+    """Any successful JSON answer, kept as a plain dict."""
+
+    content: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, parsed_dict: dict[str, Any]) -> Response:
+        if isinstance(parsed_dict, dict) and "errcode" in parsed_dict:
+            return ErrorResponse.from_dict(parsed_dict)
+        return cls(parsed_dict if isinstance(parsed_dict, dict) else {"value": parsed_dict})
+
+
+def path(parts: Sequence[str], query: dict[str, Any] | None = None, base: str = CLIENT_V3) -> str:
+    """Percent-encode each part (room ids hold ':' and '!', aliases '#')."""
+    return Api._build_path(list(parts), query, base)
+
+
+class MatrixGateway:
+    """Authenticated requests to one homeserver, as one token's owner (or a masqueraded user)."""
+
+    def __init__(self, homeserver_url: str, access_token: str, user_id: str = "") -> None:
+        config = AsyncClientConfig(max_limit_exceeded=5, max_timeouts=2, request_timeout=30)
+        self._client = AsyncClient(homeserver_url.rstrip("/"), user_id, config=config)
+        self._client.access_token = access_token
+        self.user_id = user_id
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def request(
+        self,
+        method: str,
+        url_path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        as_user: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """One request; returns the JSON body or raises a typed `MatrixError`."""
+        if as_user is not None:
+            sep = "&" if "?" in url_path else "?"
+            url_path = f"{url_path}{sep}{urlencode({'user_id': as_user})}"
+        data = Api.to_json(body) if body is not None else None
+        try:
+            resp = await self._client._send(JsonResponse, method, url_path, data, timeout=timeout)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise Unreachable(None, f"{type(exc).__name__}: {exc}", None) from exc
+        if isinstance(resp, ErrorResponse):
+            status = resp.transport_response.status if resp.transport_response else None
+            raise error_for(resp.status_code, resp.message, status)
+        if resp.transport_response is not None and resp.transport_response.status >= 400:
+            raise error_for(None, str(resp.content)[:200], resp.transport_response.status)
+        return resp.content
+
+    # -- client-server API calls the bot makes -------------------------------------------
+
+    async def register_appservice_user(self, localpart: str) -> None:
+        await self.request(
+            "POST",
+            path(["register"]),
+            {"type": "m.login.application_service", "username": localpart, "inhibit_login": True},
+        )
+
+    async def create_room(self, body: dict[str, Any]) -> str:
+        return (await self.request("POST", path(["createRoom"]), body))["room_id"]
+
+    async def resolve_alias(self, alias: str) -> str:
+        return (await self.request("GET", path(["directory", "room", alias])))["room_id"]
+
+    async def join(self, room_id: str, *, as_user: str | None = None) -> None:
+        await self.request("POST", path(["join", room_id]), {}, as_user=as_user)
+
+    async def invite(self, room_id: str, user_id: str) -> None:
+        await self.request("POST", path(["rooms", room_id, "invite"]), {"user_id": user_id})
+
+    async def send(
+        self,
+        room_id: str,
+        event_type: str,
+        content: dict[str, Any],
+        txn_id: str,
+        *,
+        as_user: str | None = None,
+    ) -> str:
+        """Send an event; the same txn_id from the same sender is deduplicated by the server."""
+        url = path(["rooms", room_id, "send", event_type, txn_id])
+        return (await self.request("PUT", url, content, as_user=as_user))["event_id"]
+
+    async def put_state(
+        self, room_id: str, event_type: str, content: dict[str, Any], state_key: str = ""
+    ) -> str:
+        url = path(["rooms", room_id, "state", event_type, state_key])
+        return (await self.request("PUT", url, content))["event_id"]
+
+    async def get_state(self, room_id: str, event_type: str, state_key: str = "") -> dict:
+        return await self.request("GET", path(["rooms", room_id, "state", event_type, state_key]))
+
+    async def set_displayname(self, user_id: str, name: str) -> None:
+        url = path(["profile", user_id, "displayname"])
+        await self.request("PUT", url, {"displayname": name}, as_user=user_id)
+
+    async def messages(
+        self, room_id: str, *, as_user: str, from_token: str | None, limit: int = 100
+    ) -> dict[str, Any]:
+        """Room events forward from `from_token` (from the room's start when None)."""
+        query: dict[str, Any] = {
+            "dir": "f",
+            "limit": limit,
+            "filter": Api.to_json({"types": ["m.room.message"], "lazy_load_members": True}),
+        }
+        if from_token:
+            query["from"] = from_token
+        return await self.request(
+            "GET", path(["rooms", room_id, "messages"], query), as_user=as_user
+        )
+
+    async def typing(self, room_id: str, user_id: str, typing: bool) -> None:
+        url = path(["rooms", room_id, "typing", user_id])
+        body: dict[str, Any] = {"typing": typing}
+        if typing:
+            body["timeout"] = 30000
+        await self.request("PUT", url, body, as_user=user_id)

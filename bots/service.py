@@ -1,0 +1,108 @@
+"""The running service: one aiohttp server with the appservice endpoint, the intake API
+and the youth page as separate sub-apps, and explicit lifetimes for what they share."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from bots.appservice import create_appservice_app
+from bots.config import Config
+from bots.db.engine import ensure_schema, make_engine, make_sessionmaker
+from bots.intake.api import create_intake_app
+from bots.intake.pages import add_page_routes
+from bots.intake.ratelimit import RateLimiter
+from bots.keys import CONFIG, CONVERSATIONS, LINKS, RATE_LIMITER, SESSIONS, SIGNALS, TASKS
+from bots.lifecycle import Conversations
+from bots.matrix.links import HomeserverLink
+from bots.signals import Signals
+from bots.tasks import BackgroundTasks
+
+log = structlog.get_logger(__name__)
+MAINTENANCE_SECONDS = 30
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    engine = make_engine(app[CONFIG].database)
+    await ensure_schema(engine)
+    app[SESSIONS] = make_sessionmaker(engine)
+    yield
+    await engine.dispose()
+
+
+async def homeservers(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[LINKS] = {
+        hs_id: HomeserverLink.connect(hs_id, hs.url, hs.registration(), hs.admin_token)
+        for hs_id, hs in config.homeservers.items()
+    }
+    yield
+    for link in app[LINKS].values():
+        await link.close()
+
+
+async def conversations(app: web.Application) -> AsyncIterator[None]:
+    tasks = BackgroundTasks()
+    app[TASKS] = tasks
+    convs = Conversations(app[CONFIG], app[SESSIONS], app[LINKS], app[SIGNALS], tasks)
+    app[CONVERSATIONS] = convs
+    maintenance = asyncio.create_task(maintenance_loop(convs), name="maintenance")
+    yield
+    maintenance.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await maintenance
+    await tasks.cancel_all()
+
+
+async def maintenance_loop(convs: Conversations) -> None:
+    """Resume what a crash left under way: first everything, then what has gone stale."""
+    stale_only = False
+    while True:
+        try:
+            await convs.resume(stale_only=stale_only)
+            stale_only = True
+        except Exception:
+            # A homeserver that is down must not stop the bot; the next round tries again.
+            log.exception("maintenance_failed")
+        await asyncio.sleep(MAINTENANCE_SECONDS)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application()
+    app[CONFIG] = config
+    app[SIGNALS] = Signals()
+    app[RATE_LIMITER] = RateLimiter()
+    app.cleanup_ctx.extend([database, homeservers, conversations])
+    app.add_subapp("/_matrix/app/v1", create_appservice_app())
+    app.add_subapp("/api/v1", create_intake_app())
+    add_page_routes(app)
+    app.router.add_get("/healthz", health)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def running(
+    config: Config, host: str, port: int
+) -> AsyncIterator[tuple[web.Application, int]]:
+    """Serve the app until the block ends; yields the app and the port it listens on."""
+    app = create_app(config)
+    # No access log: it would record young people's addresses and user agents.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+    bound = sockets[0].getsockname()[1] if sockets else port
+    log.info("listening", host=host, port=bound)
+    try:
+        yield app, bound
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,168 @@
+"""Test actors: a counsellor as a real Matrix client (matrix-nio, doing what Element does)
+and a youth as a browser would be, speaking only to the intake API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from nio import AsyncClient, AsyncClientConfig, JoinError, RoomMessageText, SyncResponse
+
+
+class Counsellor:
+    """A logged-in Matrix client that syncs in the background, like Element does."""
+
+    def __init__(self, homeserver: str, user_id: str, access_token: str) -> None:
+        self.client = AsyncClient(homeserver, user_id, config=AsyncClientConfig(max_timeouts=3))
+        self.client.access_token = access_token
+        self.client.user_id = user_id
+        self.user_id = user_id
+        self._synced = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.events: list[tuple[str, Any]] = []  # (room_id, nio event)
+
+    @classmethod
+    async def login(cls, homeserver: str, user_id: str, password: str) -> Counsellor:
+        client = AsyncClient(homeserver, user_id)
+        resp = await client.login(password)
+        await client.close()
+        assert getattr(resp, "access_token", None), f"login failed: {resp}"
+        return cls(homeserver, user_id, resp.access_token)
+
+    async def start(self) -> Counsellor:
+        async def on_sync(_: SyncResponse) -> None:
+            async with self._synced:
+                self._synced.notify_all()
+
+        def on_event(room: Any, event: Any) -> None:
+            self.events.append((room.room_id, event))
+
+        self.client.add_response_callback(on_sync, SyncResponse)
+        self.client.add_event_callback(on_event, RoomMessageText)
+        self._task = asyncio.create_task(self.client.sync_forever(timeout=1000, full_state=True))
+        return self
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self.client.close()
+
+    async def sync_until(self, predicate: Callable[[], Any], timeout: float = 20) -> Any:
+        """Wait on sync results until predicate() is truthy (Complement's MustSyncUntil)."""
+        async with asyncio.timeout(timeout):
+            async with self._synced:
+                while not (result := predicate()):
+                    await self._synced.wait()
+        return result
+
+    def texts_in(self, room_id: str) -> list[str]:
+        return [e.body for r, e in self.events if r == room_id]
+
+    async def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {self.client.access_token}"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.client.homeserver + path, json=body, headers=headers) as r,
+        ):
+            return r.status, await r.json(content_type=None)
+
+    async def space_children(self, space_id: str) -> list[str]:
+        status, body = await self.request("GET", f"/_matrix/client/v1/rooms/{space_id}/hierarchy")
+        assert status == 200, body
+        return [r["room_id"] for r in body["rooms"] if r["room_id"] != space_id]
+
+    async def join(self, room_id: str) -> None:
+        resp = await self.client.join(room_id)
+        assert not isinstance(resp, JoinError), f"join failed: {resp}"
+
+    async def say(self, room_id: str, body: str) -> None:
+        await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body})
+
+
+@dataclass
+class Youth:
+    """What a young person's browser does: only the intake API, never the homeserver."""
+
+    intake: str
+    http: aiohttp.ClientSession
+    conversation: str = ""
+    token: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    last_event_id: str | None = None
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _reader: asyncio.Task[None] | None = None
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def start(self, kommune: str, kanal: str | None = "plakat", answers: dict | None = None):
+        body = {"kommune": kommune, "kanal": kanal, "answers": answers or {}}
+        async with self.http.post(f"{self.intake}/api/v1/conversations", json=body) as r:
+            data = await r.json()
+            assert r.status == 201, data
+        self.conversation, self.token = data["conversation"], data["token"]
+        return self
+
+    def url(self, what: str, conversation: str | None = None) -> str:
+        return f"{self.intake}/api/v1/conversations/{conversation or self.conversation}/{what}"
+
+    async def send(self, body: str) -> int:
+        async with self.http.post(
+            self.url("messages"), json={"body": body}, headers=self.auth
+        ) as r:
+            return r.status
+
+    async def end(self) -> int:
+        async with self.http.post(self.url("end"), headers=self.auth) as r:
+            return r.status
+
+    def listen(self) -> None:
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        headers = dict(self.auth)
+        if self.last_event_id:
+            headers["Last-Event-ID"] = self.last_event_id
+        async with self.http.get(self.url("events"), headers=headers) as r:
+            assert r.status == 200, await r.text()
+            assert r.headers["Content-Type"].startswith("text/event-stream")
+            async for raw in r.content:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("id: "):
+                    self.last_event_id = line[4:]
+                elif line.startswith("data: "):
+                    self.received.append(json.loads(line[6:]))
+                    self._arrived.set()
+
+    async def stop_listening(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20):
+        async with asyncio.timeout(timeout):
+            while True:
+                for item in self.received:
+                    if predicate(item):
+                        return item
+                if self._reader and self._reader.done():
+                    self._reader.result()  # surface the stream's failure
+                    raise AssertionError(f"stream ended; received {self.received}")
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    def messages(self, sender: str | None = None) -> list[str]:
+        return [
+            e["body"]
+            for e in self.received
+            if e["type"] == "message" and (sender is None or e["from"] == sender)
+        ]

@@ -1,0 +1,138 @@
+"""The bot under test, running in this process against the fixture's real Synapse.
+
+Two municipalities: `testby` (always open, two counsellors) and `lukketby` (open one
+hour a week, three days from now, so it is closed during the test run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from bots.config import Config, parse_config
+
+from bots.keys import CONVERSATIONS, TASKS
+from bots.lifecycle import Conversations
+from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
+from bots.service import running
+from bots.tasks import BackgroundTasks
+from provisioning.plan import apply, plan
+from tests.matrix_helpers import Counsellor
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+@dataclass
+class Stack:
+    config: Config
+    intake: str
+    homeserver: str
+    admin_token: str
+    rooms: dict[str, MunicipalityRooms]
+    counsellors: list[Counsellor]
+    conversations: Conversations
+    tasks: BackgroundTasks
+    synapse: Any
+
+    async def admin(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.homeserver + path, json=body, headers=headers) as r,
+        ):
+            return r.status, await r.json(content_type=None)
+
+
+def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, Any]:
+    reg = synapse.registration
+    closed_day = WEEKDAYS[(dt.date.today().weekday() + 3) % 7]
+    question = {
+        "id": "heard_from",
+        "text": {"da": "Hvor har du hørt om chatten?", "en": "Where did you hear about the chat?"},
+        "options": [
+            {"id": "facebook", "da": "Facebook", "en": "Facebook"},
+            {"id": "plakat", "da": "En plakat", "en": "A poster"},
+        ],
+    }
+    return {
+        "database": db_url,
+        "listen": {"host": "127.0.0.1", "port": synapse.bot_port},
+        "public_url": f"http://127.0.0.1:{synapse.bot_port}",
+        "homeservers": {
+            "local": {
+                "server_name": synapse.server_name,
+                "url": synapse.url,
+                "admin_token": synapse.admin_token,
+                "appservice": {
+                    "id": reg.id,
+                    "as_token": reg.as_token,
+                    "hs_token": reg.hs_token,
+                    "sender_localpart": reg.sender_localpart,
+                    "url": reg.url,
+                },
+            }
+        },
+        "municipalities": [
+            {
+                "slug": "testby",
+                "name": "Testby Kommune",
+                "homeserver": "local",
+                "opening_hours": {"always_open": True},
+                "counsellors": counsellors,
+                "channels": ["facebook", "plakat", "kort"],
+                "questions": [question],
+            },
+            {
+                "slug": "lukketby",
+                "name": "Lukketby Kommune",
+                "homeserver": "local",
+                "opening_hours": {"weekly": {closed_day: ["10:00-11:00"]}},
+                "counsellors": [],
+                "channels": ["facebook"],
+            },
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+async def stack(synapse: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    tmp: Path = tmp_path_factory.mktemp("bot")
+    users = [await synapse.new_user("raadgiver") for _ in range(2)]
+    data = config_data(synapse, f"sqlite+aiosqlite:///{tmp / 'bot.db'}", [u[0] for u in users])
+    config = parse_config(data, tmp)
+    hs = config.homeservers["local"]
+    link = HomeserverLink.connect("local", hs.url, hs.registration(), hs.admin_token)
+    links = {"local": link}
+    await apply(config, links, await plan(config, links))
+    rooms = {m.slug: await Directory().rooms(link, m.slug) for m in config.municipalities}
+    await link.close()
+    counsellors = [Counsellor(synapse.url, user_id, token) for user_id, _, token in users]
+    for c in counsellors:
+        for room_id in (rooms["testby"].space_id, rooms["testby"].lobby_id):
+            await c.join(room_id)
+        await c.start()
+    async with running(config, "127.0.0.1", synapse.bot_port) as (app, port):
+        yield Stack(
+            config=config,
+            intake=f"http://127.0.0.1:{port}",
+            homeserver=synapse.url,
+            admin_token=synapse.admin_token,
+            rooms=rooms,
+            counsellors=counsellors,
+            conversations=app[CONVERSATIONS],
+            tasks=app[TASKS],
+            synapse=synapse,
+        )
+    for c in counsellors:
+        await c.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
