@@ -1,0 +1,401 @@
+"""The config file: one YAML file describing homeservers and municipalities.
+
+`schemas/config.schema.yaml` is the source of truth. A file is validated against it, and
+then against the rules a schema cannot express (references between keys, time ranges);
+every mistake is reported with its key path, and nothing starts on an invalid file.
+The file is only ever read, never written back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from bots.hours import WEEKDAYS, Interval, OpeningHours
+from provisioning.registration import Registration
+from schemas import SCHEMA_DIR
+
+SECRET_KEYS = {"admin_token", "as_token", "hs_token"}
+
+
+class ConfigError(ValueError):
+    """An invalid config; `problems` are 'key.path: reason' lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(f"  {p}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class LocalText:
+    da: str
+    en: str | None = None
+
+    def get(self, lang: str) -> str:
+        return (self.en if lang == "en" else None) or self.da
+
+    @classmethod
+    def parse(cls, value: str | Mapping[str, str]) -> LocalText:
+        if isinstance(value, str):
+            return cls(value)
+        return cls(value["da"], value.get("en"))
+
+
+# What the youth page says unless a municipality has its own words (`texts:` in config).
+DEFAULT_YOUTH_TEXTS: dict[str, LocalText] = {
+    "intro": LocalText(
+        "Her kan du skrive med en ungerådgiver fra {kommune} om det, der fylder – stort "
+        "eller småt.",
+        "Here you can write with a youth counsellor from {kommune} about whatever is on "
+        "your mind – big or small.",
+    ),
+    "promise": LocalText(
+        "Du er helt anonym. Du skal ikke oprette en profil, og vi kan ikke se, hvem du er. "
+        "Når samtalen slutter, bliver den slettet. Vi gemmer kun en optælling uden noget, "
+        "der kan føre tilbage til dig.",
+        "You are completely anonymous. You don't need an account, and we can't see who you "
+        "are. When the conversation ends, it is deleted. We only keep a count with nothing "
+        "that can lead back to you.",
+    ),
+    "help_now": LocalText(
+        "Er du i fare lige nu, så ring 112. Du kan altid ringe til BørneTelefonen på "
+        "116 111, og tænker du på at tage dit liv, kan du ringe til Livslinien på 70 201 201.",
+        "If you are in danger right now, call 112. You can always call BørneTelefonen on "
+        "116 111, and if you are thinking about taking your own life, you can call "
+        "Livslinien on 70 201 201.",
+    ),
+    "closed": LocalText(
+        "Chatten er lukket lige nu.",
+        "The chat is closed right now.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    label: LocalText
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: LocalText
+    options: tuple[Option, ...]
+
+
+@dataclass(frozen=True)
+class Municipality:
+    slug: str
+    name: str
+    service_name: str
+    homeserver: str
+    opening_hours: OpeningHours
+    counsellors: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    questions: tuple[Question, ...] = ()
+    texts: Mapping[str, LocalText] = field(default_factory=dict)
+
+    def youth_texts(self) -> dict[str, LocalText]:
+        """The page's texts: the municipality's own words over the defaults."""
+        merged = {**DEFAULT_YOUTH_TEXTS, **self.texts}
+        short = self.name.removesuffix(" Kommune")
+        return {
+            key: LocalText(text.da.replace("{kommune}", short), _fill(text.en, short))
+            for key, text in merged.items()
+        }
+
+    def youth_url(self, public_url: str) -> str:
+        return f"{public_url.rstrip('/')}/k/{self.slug}"
+
+
+def _fill(text: str | None, short: str) -> str | None:
+    return text.replace("{kommune}", short) if text is not None else None
+
+
+@dataclass(frozen=True)
+class Homeserver:
+    id: str
+    server_name: str
+    url: str
+    admin_token: str
+    appservice_id: str
+    as_token: str
+    hs_token: str
+    sender_localpart: str
+    appservice_url: str
+    registration_file: Path | None = None
+
+    def registration(self) -> Registration:
+        return Registration(
+            id=self.appservice_id,
+            url=self.appservice_url,
+            as_token=self.as_token,
+            hs_token=self.hs_token,
+            sender_localpart=self.sender_localpart,
+            server_name=self.server_name,
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    database: str
+    listen_host: str
+    listen_port: int
+    public_url: str
+    homeservers: Mapping[str, Homeserver]
+    municipalities: tuple[Municipality, ...]
+
+    def municipality(self, slug: str) -> Municipality | None:
+        return next((m for m in self.municipalities if m.slug == slug), None)
+
+
+# -- loading and validating -------------------------------------------------------------
+
+
+@cache
+def config_schema() -> dict[str, Any]:
+    return yaml.safe_load((SCHEMA_DIR / "config.schema.yaml").read_text(encoding="utf-8"))
+
+
+def load_config(path: Path) -> Config:
+    """Read, validate and parse a config file; raises ConfigError naming each mistake."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror}"]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError([f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from exc
+    return parse_config(data, path.parent)
+
+
+def parse_config(data: Any, base_dir: Path) -> Config:
+    """Validate already-loaded YAML data; relative paths are taken from `base_dir`."""
+    data = _stringify_dates(data)
+    problems = schema_problems(data)
+    if not problems:
+        problems = list(rule_problems(data))
+    if problems:
+        raise ConfigError(problems)
+    return _build(data, base_dir)
+
+
+def _stringify_dates(value: Any) -> Any:
+    """YAML reads 2026-12-24 as a date; the schema and the rules expect 'YYYY-MM-DD'."""
+    if isinstance(value, dict):
+        return {_stringify_dates(k): _stringify_dates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringify_dates(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def key_path(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _shown(path: Iterable[Any], value: Any) -> str:
+    if any(p in SECRET_KEYS for p in path):
+        return "(the value is hidden)"
+    text = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def schema_problems(data: Any) -> list[str]:
+    validator = jsonschema.Draft202012Validator(config_schema())
+    problems = []
+    for error in validator.iter_errors(data):
+        error = _deepest(error)
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            for key in extra:
+                problems.append(f"{key_path([*path, key])}: unknown key (is it misspelt?)")
+            continue
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else error.message
+            problems.append(f"{key_path([*path, missing])}: is required")
+            continue
+        message = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
+        if message is None:
+            message = _plain(error)
+        problems.append(f"{key_path(path)}: {_shown(path, error.instance)} {message}")
+    return sorted(problems)
+
+
+def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For 'not valid under any of the given schemas', the error of the closest branch."""
+    while error.context:
+        # Prefer the branch whose type fits: a dict given for "string or object" is
+        # wrong inside the object, not for being a dict.
+        fitting = [e for e in error.context if e.validator != "type"] or error.context
+        best = jsonschema.exceptions.best_match(fitting)
+        if best is None:
+            break
+        error = best
+    return error
+
+
+def _plain(error: jsonschema.ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    match error.validator:
+        case "pattern":
+            expected = schema.get("description") or error.validator_value
+            return f"does not have the expected form ({expected})"
+        case "type":
+            return f"should be of type {error.validator_value}"
+        case "enum":
+            return f"should be one of {', '.join(map(str, error.validator_value))}"
+        case "minLength":
+            return f"is too short (at least {error.validator_value} characters)"
+        case "uniqueItems":
+            return "has the same entry twice"
+        case _:
+            return error.message.split(" ", 1)[1] if " is " in error.message else error.message
+
+
+def rule_problems(data: dict[str, Any]) -> Iterator[str]:
+    """What the schema cannot check: references, uniqueness across entries, time ranges."""
+    homeservers = data["homeservers"]
+    seen_slugs: set[str] = set()
+    for i, m in enumerate(data["municipalities"]):
+        at = ["municipalities", i]
+        if m["slug"] in seen_slugs:
+            yield f"{key_path([*at, 'slug'])}: {m['slug']!r} is used by two municipalities"
+        seen_slugs.add(m["slug"])
+        if m["homeserver"] not in homeservers:
+            known = ", ".join(sorted(homeservers))
+            yield (
+                f"{key_path([*at, 'homeserver'])}: {m['homeserver']!r} is not one of "
+                f"the homeservers ({known})"
+            )
+        yield from _hours_problems(m["opening_hours"], [*at, "opening_hours"])
+        question_ids: set[str] = set()
+        for q_index, question in enumerate(m.get("questions", [])):
+            q_at = [*at, "questions", q_index]
+            if question["id"] in question_ids:
+                yield f"{key_path([*q_at, 'id'])}: {question['id']!r} is used by two questions"
+            question_ids.add(question["id"])
+            option_ids = [o["id"] for o in question["options"]]
+            for o_index, oid in enumerate(option_ids):
+                if oid in option_ids[:o_index]:
+                    yield f"{key_path([*q_at, 'options', o_index, 'id'])}: {oid!r} is used twice"
+
+
+def _hours_problems(hours: dict[str, Any], at: list[Any]) -> Iterator[str]:
+    if hours.get("always_open") and (hours.get("weekly") or hours.get("exceptions")):
+        yield f"{key_path(at)}: give either always_open: true or weekly hours, not both"
+    elif not hours.get("always_open") and "weekly" not in hours:
+        example = "monday: ['18:00-21:00']"
+        yield f"{key_path(at)}: give always_open: true or weekly hours (e.g. {example})"
+    ranges = [(["weekly", day], r) for day, r in (hours.get("weekly") or {}).items()]
+    ranges += [(["exceptions", day], r) for day, r in (hours.get("exceptions") or {}).items()]
+    for where, day_ranges in ranges:
+        if where[0] == "exceptions":
+            try:
+                dt.date.fromisoformat(where[1])
+            except ValueError:
+                yield f"{key_path([*at, *where])}: {where[1]!r} is not a date"
+        for r_index, text in enumerate(day_ranges):
+            try:
+                Interval.parse(text)
+            except ValueError as exc:
+                yield f"{key_path([*at, *where, r_index])}: {exc}"
+
+
+def _build(data: dict[str, Any], base_dir: Path) -> Config:
+    listen = data.get("listen") or {}
+    database = data.get("database") or "sqlite:///ungechat.db"
+    return Config(
+        database=_database_url(database, base_dir),
+        listen_host=listen.get("host", "127.0.0.1"),
+        listen_port=listen.get("port", 8080),
+        public_url=data["public_url"].rstrip("/"),
+        homeservers={
+            hs_id: _homeserver(hs_id, hs, base_dir) for hs_id, hs in data["homeservers"].items()
+        },
+        municipalities=tuple(_municipality(m) for m in data["municipalities"]),
+    )
+
+
+def _database_url(url: str, base_dir: Path) -> str:
+    """Use the async drivers, and resolve a relative SQLite path against the config file.
+
+    As in SQLAlchemy, sqlite:///name.db is relative and sqlite:////abs/name.db absolute.
+    """
+    scheme, rest = url.split("://", 1)
+    if scheme.startswith("sqlite"):
+        path = Path(rest.removeprefix("/"))
+        if not path.is_absolute():
+            path = (base_dir / path).resolve()
+        return f"sqlite+aiosqlite:///{path}"
+    return f"postgresql+asyncpg://{rest}"
+
+
+def _homeserver(hs_id: str, hs: dict[str, Any], base_dir: Path) -> Homeserver:
+    appservice = hs["appservice"]
+    registration_file = appservice.get("registration_file")
+    return Homeserver(
+        id=hs_id,
+        server_name=hs["server_name"],
+        url=hs["url"].rstrip("/"),
+        admin_token=hs["admin_token"],
+        appservice_id=appservice.get("id", "ungechat"),
+        as_token=appservice["as_token"],
+        hs_token=appservice["hs_token"],
+        sender_localpart=appservice.get("sender_localpart", "ungechat"),
+        appservice_url=appservice["url"].rstrip("/"),
+        registration_file=(base_dir / registration_file) if registration_file else None,
+    )
+
+
+def _opening_hours(hours: dict[str, Any]) -> OpeningHours:
+    if hours.get("always_open"):
+        return OpeningHours(always_open=True)
+    weekly = hours.get("weekly") or {}
+    return OpeningHours(
+        weekly=tuple(tuple(map(Interval.parse, weekly.get(day, []))) for day in WEEKDAYS),
+        exceptions={
+            dt.date.fromisoformat(day): tuple(map(Interval.parse, ranges))
+            for day, ranges in (hours.get("exceptions") or {}).items()
+        },
+        closed_on_public_holidays=hours.get("public_holidays", "closed") == "closed",
+    )
+
+
+def _municipality(m: dict[str, Any]) -> Municipality:
+    return Municipality(
+        slug=m["slug"],
+        name=m["name"],
+        service_name=m.get("service_name") or f"Ungechat {m['name'].removesuffix(' Kommune')}",
+        homeserver=m["homeserver"],
+        opening_hours=_opening_hours(m["opening_hours"]),
+        counsellors=tuple(m.get("counsellors", [])),
+        channels=tuple(m.get("channels", [])),
+        questions=tuple(
+            Question(
+                id=q["id"],
+                text=LocalText.parse(q["text"]),
+                options=tuple(
+                    Option(o["id"], LocalText(o["da"], o.get("en"))) for o in q["options"]
+                ),
+            )
+            for q in m.get("questions", [])
+        ),
+        texts={key: LocalText.parse(value) for key, value in (m.get("texts") or {}).items()},
+    )
