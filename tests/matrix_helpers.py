@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from nio import AsyncClient, AsyncClientConfig, JoinError, RoomMessageText, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinError,
+    RoomMessageNotice,
+    RoomMessageText,
+    SyncResponse,
+)
 
 
 class Counsellor:
@@ -43,7 +50,7 @@ class Counsellor:
             self.events.append((room.room_id, event))
 
         self.client.add_response_callback(on_sync, SyncResponse)
-        self.client.add_event_callback(on_event, RoomMessageText)
+        self.client.add_event_callback(on_event, (RoomMessageText, RoomMessageNotice))
         self._task = asyncio.create_task(self.client.sync_forever(timeout=1000, full_state=True))
         return self
 

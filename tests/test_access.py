@@ -45,7 +45,7 @@ async def test_youth_account_can_only_send_messages(stack: Stack, http: aiohttp.
     as_youth = MatrixGateway(stack.homeserver, link.registration.as_token)
     outsider_id = stack.counsellors[1].user_id
     try:
-        await as_youth.send(
+        own = await as_youth.send(
             room, "m.room.message", {"msgtype": "m.text", "body": "ok"}, "t1", as_user=me
         )
         forbidden = [
@@ -64,7 +64,7 @@ async def test_youth_account_can_only_send_messages(stack: Stack, http: aiohttp.
             as_youth.send(
                 room,
                 "m.reaction",
-                {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$x", "key": "👍"}},
+                {"m.relates_to": {"rel_type": "m.annotation", "event_id": own, "key": "👍"}},
                 "t2",
                 as_user=me,
             ),

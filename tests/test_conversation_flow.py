@@ -64,6 +64,7 @@ async def test_conversation_end_to_end_leaves_nothing_behind(
     assert reply["body"] == "Hej, godt du skriver. Vil du fortælle lidt mere?"
     assert await youth.send("Ja, det vil jeg gerne.") == 202
     await counsellor.sync_until(lambda: "Ja, det vil jeg gerne." in counsellor.texts_in(room_id))
+    await youth.wait_for(lambda e: e.get("body") == "Ja, det vil jeg gerne.")
     assert youth.messages("youth") == [
         f"Hej. Jeg har det svært derhjemme. {canary}",
         "Ja, det vil jeg gerne.",

@@ -22,14 +22,10 @@ UNGECHAT = Path(sys.executable).with_name("ungechat")
 async def start_up(state_dir: Path, log: Path) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
     stack_file = state_dir / "stack.json"
     stack_file.unlink(missing_ok=True)
-    proc = await asyncio.create_subprocess_exec(
-        str(UNGECHAT),
-        "up",
-        "--state-dir",
-        str(state_dir),
-        stdout=log.open("ab"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            str(UNGECHAT), "up", "--state-dir", str(state_dir), stdout=out, stderr=out
+        )
     async with asyncio.timeout(180):
         while not stack_file.exists():
             if proc.returncode is not None:

@@ -1,0 +1,243 @@
+"""A real Synapse (from PyPI) as a subprocess on SQLite, loopback and a free port, for
+`ungechat up` and the integration tests. The state directory keeps the database, signing
+key, media and secrets across starts; homeserver.yaml is rewritten on every start (new
+port, current hardening). Synapse logs to STATE_DIR/homeserver.log."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from signedjson.key import generate_signing_key, write_signing_keys
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 20.0
+SECRET_KEYS = ("registration_shared_secret", "macaroon_secret_key", "form_secret")
+FAST = {"per_second": 1000, "burst_count": 10000}
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class SynapseError(RuntimeError):
+    """Synapse did not start, or refused an admin request."""
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge dicts (extra wins); lists and scalars are replaced, not merged."""
+    merged = {**base, **extra}
+    for key in base.keys() & extra.keys():
+        if isinstance(base[key], dict) and isinstance(extra[key], dict):
+            merged[key] = _merge(base[key], extra[key])
+    return merged
+
+
+class LocalSynapse:
+    def __init__(
+        self,
+        state_dir: Path,
+        server_name: str,
+        app_service_config_files: list[Path],
+        *,
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.state_dir = state_dir.resolve()
+        self.server_name = server_name
+        self.app_service_config_files = [p.resolve() for p in app_service_config_files]
+        self.extra_config = extra_config or {}
+        self.config_path = self.state_dir / "homeserver.yaml"
+        self.database_path = self.state_dir / "homeserver.db"
+        self.log_path = self.state_dir / "homeserver.log"
+        self.signing_key_path = self.state_dir / f"{server_name}.signing.key"
+        self.port = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._secrets: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def config(self) -> dict[str, Any]:
+        """The hardened homeserver.yaml for this start (secrets and port included)."""
+        state = self.state_dir
+        listener = {
+            "port": self.port,
+            "type": "http",
+            "tls": False,
+            "bind_addresses": [HOST],  # loopback only
+            "x_forwarded": False,  # nothing in front of it; never trust a forwarded IP
+            # Client API (with /_synapse/admin and /health); no federation or keys resource.
+            "resources": [{"names": ["client"], "compress": False}],
+        }
+        config: dict[str, Any] = {
+            "server_name": self.server_name,
+            "public_baseurl": self.url + "/",
+            "listeners": [listener],
+            "database": {"name": "sqlite3", "args": {"database": str(self.database_path)}},
+            "signing_key_path": str(self.signing_key_path),
+            "media_store_path": str(state / "media_store"),
+            "app_service_config_files": [str(p) for p in self.app_service_config_files],
+            **self._secrets,
+            # Accounts come from provisioning and the appservice only, never self-service.
+            "enable_registration": False,
+            "allow_guest_access": False,  # youth never get a Matrix account of their own
+            "enable_3pid_lookup": False,  # no identity server ever learns who talks to whom
+            # No federation: an empty whitelist refuses every remote server both ways.
+            "federation_domain_whitelist": [],
+            "trusted_key_servers": [],  # don't ask matrix.org for keys
+            "suppress_key_server_warning": True,
+            "allow_public_rooms_over_federation": False,
+            # Conversation text must never enter a search index.
+            "enable_search": False,
+            "url_preview_enabled": False,  # a link in a chat must not make the server fetch it
+            "presence": {"enabled": False},  # counsellors' online status is not shared
+            "report_stats": False,  # no phoning home
+            "enable_metrics": False,
+            # Profiles (and so who exists) only for signed-in users who share a room.
+            "require_auth_for_profile_requests": True,
+            "limit_profile_requests_to_users_who_share_rooms": True,
+            "include_profile_data_on_invite": False,
+            "user_directory": {"enabled": False},  # youth accounts must not be searchable
+            "enable_room_list_search": False,  # no public room directory at all …
+            "room_list_publication_rules": [{"action": "deny"}],  # … and nothing published
+            "push": {"include_content": False},  # message text never goes to Apple/Google
+            "redaction_retention_period": "5m",  # a redacted message is really gone soon
+            "forget_rooms_on_leave": True,
+            # Room version 12: creators have infinite power (bots/conversation_room.py).
+            "default_room_version": "12",
+            # Loopback only, the clients are tests and the local demo: don't throttle them.
+            **dict.fromkeys(["rc_message", "rc_registration", "rc_joins_per_room"], FAST),
+            **dict.fromkeys(["rc_room_creation", "rc_admin_redaction", "rc_media_create"], FAST),
+            **dict.fromkeys(["rc_profile", "rc_delayed_event_mgmt", "rc_reports"], FAST),
+            "rc_login": {"address": FAST, "account": FAST, "failed_attempts": FAST},
+            "rc_joins": {"local": FAST, "remote": FAST},
+            "rc_invites": {"per_room": FAST, "per_user": FAST, "per_issuer": FAST},
+        }
+        return _merge(config, self.extra_config)
+
+    def _prepare_state(self) -> None:
+        """Create or reuse the key and secrets, then (re)write homeserver.yaml."""
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.state_dir / "media_store").mkdir(exist_ok=True)
+        if not self.signing_key_path.exists():
+            self.signing_key_path.touch(mode=0o600)
+            with self.signing_key_path.open("w") as f:
+                write_signing_keys(f, [generate_signing_key("a_" + secrets.token_hex(2))])
+        old: dict[str, Any] = {}
+        if self.config_path.exists():
+            old = yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+        self._secrets = {k: old.get(k) or secrets.token_urlsafe(32) for k in SECRET_KEYS}
+        self.port = free_port(HOST)
+        self.config_path.touch(mode=0o600, exist_ok=True)  # it holds the shared secret
+        text = yaml.safe_dump(self.config(), sort_keys=False)
+        self.config_path.write_text(text, encoding="utf-8")
+
+    async def start(self) -> None:
+        """Start Synapse and wait until /health answers; raises SynapseError with the log."""
+        if self._proc is not None and self._proc.returncode is None:
+            raise SynapseError("already running")
+        self._prepare_state()
+        command = [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.config_path)]
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the fd
+            self._proc = await asyncio.create_subprocess_exec(
+                *command,
+                cwd=self.state_dir,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                # Its own session: Ctrl-C reaches us, and we stop Synapse after the bot.
+                start_new_session=True,
+            )
+        try:
+            await asyncio.wait_for(self._wait_healthy(), START_TIMEOUT)
+        except BaseException as e:
+            await self.stop()
+            if isinstance(e, TimeoutError):
+                raise SynapseError(f"Synapse not healthy in {START_TIMEOUT:.0f} s") from e
+            raise
+
+    async def _wait_healthy(self) -> None:
+        assert self._proc is not None
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while True:
+                if self._proc.returncode is not None:
+                    raise SynapseError(
+                        f"Synapse exited with {self._proc.returncode}; "
+                        f"{self.log_path}:\n{self.log_tail()}"
+                    )
+                try:
+                    async with http.get(f"{self.url}/health") as r:
+                        if r.status == 200:
+                            return
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                await asyncio.sleep(0.2)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT. Safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            try:
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
+            except ProcessLookupError:
+                pass
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+    async def register_user(
+        self, localpart: str, password: str, admin: bool = False
+    ) -> tuple[str, str]:
+        """(user_id, access_token); registers with the shared secret, or logs in if the
+        user already exists (a reused state directory)."""
+        register = f"{self.url}/_synapse/admin/v1/register"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(register) as r:
+                nonce = (await r.json())["nonce"]
+            mac = hmac.new(self._secrets["registration_shared_secret"].encode(), None, "sha1")
+            for part in (nonce, localpart, password):
+                mac.update(part.encode() + b"\x00")
+            mac.update(b"admin" if admin else b"notadmin")
+            body = {
+                "nonce": nonce,
+                "username": localpart,
+                "password": password,
+                "admin": admin,
+                "mac": mac.hexdigest(),
+            }
+            async with http.post(register, json=body) as r:
+                data = await r.json()
+            if r.status == 200:
+                return data["user_id"], data["access_token"]
+            if data.get("errcode") != "M_USER_IN_USE":
+                raise SynapseError(f"registering {localpart}: {r.status} {data}")
+            login = {
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": localpart},
+                "password": password,
+            }
+            async with http.post(f"{self.url}/_matrix/client/v3/login", json=login) as r:
+                data = await r.json()
+            if r.status != 200:
+                raise SynapseError(f"logging in {localpart}: {r.status} {data}")
+            return data["user_id"], data["access_token"]
