@@ -52,6 +52,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bots.db.engine import SchemaTooNew
     from bots.service import running
 
     config = _load(Path(args.config))
@@ -60,7 +61,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         async with running(config, config.listen_host, config.listen_port):
             await stop.wait()
 
-    return _until_signal(main)
+    try:
+        return _until_signal(main)
+    except SchemaTooNew as exc:
+        print(f"not started: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
@@ -97,10 +102,14 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bots.db.engine import upgrade
+    from bots.db.engine import SchemaTooNew, upgrade
 
     url = args.url or _load(Path(args.config)).database
-    revision = asyncio.run(upgrade(url))
+    try:
+        revision = asyncio.run(upgrade(url))
+    except SchemaTooNew as exc:
+        print(f"database not changed: {exc}", file=sys.stderr)
+        return 2
     print(f"database at revision {revision}")
     return 0
 

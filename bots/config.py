@@ -152,6 +152,7 @@ class Config:
     public_url: str
     homeservers: Mapping[str, Homeserver]
     municipalities: tuple[Municipality, ...]
+    starts_per_address_per_hour: int = 20
 
     def municipality(self, slug: str) -> Municipality | None:
         return next((m for m in self.municipalities if m.slug == slug), None)
@@ -330,6 +331,9 @@ def _build(data: dict[str, Any], base_dir: Path) -> Config:
             hs_id: _homeserver(hs_id, hs, base_dir) for hs_id, hs in data["homeservers"].items()
         },
         municipalities=tuple(_municipality(m) for m in data["municipalities"]),
+        starts_per_address_per_hour=(data.get("intake") or {}).get(
+            "starts_per_address_per_hour", 20
+        ),
     )
 
 

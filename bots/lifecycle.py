@@ -204,12 +204,7 @@ class Conversations:
             return
         link = self.link_for(conv)
         assert conv.room_id is not None
-        await self._raise_power(conv, conv.claimed_by)
-        await link.bot.put_state(
-            conv.room_id,
-            shape.METADATA_EVENT,
-            shape.metadata(kommune=conv.kommune, kanal=conv.kanal, status="active"),
-        )
+        # The youth hears first, so the announcement comes before the counsellor's hello.
         await link.bot.send(
             conv.room_id,
             "m.room.message",
@@ -219,6 +214,12 @@ class Conversations:
                 shape.YOUTH_VISIBLE: "counsellor_joined",
             },
             f"claimed-{conv.id}",
+        )
+        await self._raise_power(conv, conv.claimed_by)
+        await link.bot.put_state(
+            conv.room_id,
+            shape.METADATA_EVENT,
+            shape.metadata(kommune=conv.kommune, kanal=conv.kanal, status="active"),
         )
         await self._edit_lobby(conv, "lobby_active")
         if await self.repo.transition(conv.id, [State.CLAIMING], State.ACTIVE, claimed_by=None):

@@ -79,7 +79,7 @@ def create_app(config: Config) -> web.Application:
     app = web.Application()
     app[CONFIG] = config
     app[SIGNALS] = Signals()
-    app[RATE_LIMITER] = RateLimiter()
+    app[RATE_LIMITER] = RateLimiter(max_starts=config.starts_per_address_per_hour)
     app.cleanup_ctx.extend([database, homeservers, conversations])
     app.add_subapp("/_matrix/app/v1", create_appservice_app())
     app.add_subapp("/api/v1", create_intake_app())

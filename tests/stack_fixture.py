@@ -14,8 +14,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from bots.config import Config, parse_config
 
+from bots.config import Config, parse_config
 from bots.keys import CONVERSATIONS, TASKS
 from bots.lifecycle import Conversations
 from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
@@ -63,6 +63,8 @@ def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, 
         "database": db_url,
         "listen": {"host": "127.0.0.1", "port": synapse.bot_port},
         "public_url": f"http://127.0.0.1:{synapse.bot_port}",
+        # Every test youth shares 127.0.0.1; the limiter itself is tested on its own.
+        "intake": {"starts_per_address_per_hour": 10000},
         "homeservers": {
             "local": {
                 "server_name": synapse.server_name,

@@ -56,9 +56,7 @@ def test_public_holidays_close_the_chat_unless_told_otherwise() -> None:
     assert MON_THU_EVENINGS.next_opening(cph(2024, 12, 24, 12, 0)) == cph(2024, 12, 30, 18, 0)
     words = describe_next_opening(cph(2024, 12, 20, 12), cph(2024, 12, 30, 18, 0))
     assert words == "mandag den 30. december kl. 18"
-    open_on_holidays = OpeningHours(
-        weekly=MON_THU_EVENINGS.weekly, closed_on_public_holidays=False
-    )
+    open_on_holidays = OpeningHours(weekly=MON_THU_EVENINGS.weekly, closed_on_public_holidays=False)
     assert open_on_holidays.is_open(boxing_day)
 
 

@@ -160,8 +160,9 @@ async def post_message(request: web.Request) -> web.Response:
         txn_id = f"y-{client_id}"
     else:
         txn_id = f"y-{secrets.token_hex(8)}"
-    await request.config_dict[CONVERSATIONS].send_youth_message(conv, text, txn_id)
-    return web.json_response({}, status=202)
+    event_id = await request.config_dict[CONVERSATIONS].send_youth_message(conv, text, txn_id)
+    # The id lets the page match its pending bubble to the echo on the event stream.
+    return web.json_response({"id": event_id}, status=202)
 
 
 async def end_conversation(request: web.Request) -> web.Response:
