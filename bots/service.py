@@ -99,8 +99,7 @@ async def running(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-    bound = sockets[0].getsockname()[1] if sockets else port
+    bound = runner.addresses[0][1]  # the real port when 0 asked the OS for a free one
     log.info("listening", host=host, port=bound)
     try:
         yield app, bound

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.config import Config, Municipality
-
 from bots.conversation_room import ROOM_VERSION, space_child_content
 from bots.matrix.errors import NotFound
 from bots.matrix.links import HomeserverLink

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots.db.models import Conversation, State
@@ -82,4 +82,4 @@ async def transition_in(
         )
         .values(state=to_state.value, event_seq=Conversation.event_seq + 1, **values)
     )
-    return result.rowcount == 1
+    return cast(CursorResult[Any], result).rowcount == 1

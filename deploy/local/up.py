@@ -15,8 +15,8 @@ from typing import Any
 
 import structlog
 import yaml
-from bots.config import Config, load_config
 
+from bots.config import Config, load_config
 from bots.matrix.gateway import MatrixGateway
 from bots.matrix.links import Directory, HomeserverLink
 from bots.service import running
