@@ -89,6 +89,8 @@ async def test_up_runs_the_whole_system_and_reuses_its_state(tmp_path: Path) -> 
 
     proc, again = await start_up(state_dir, log)
     try:
+        # The same addresses, so a counsellor's Element stays logged in across restarts.
+        assert (again["homeserver"], again["intake"]) == (stack["homeserver"], stack["intake"])
         assert again["municipalities"]["halsnaes"]["space_id"] == halsnaes["space_id"]
         assert again["municipalities"]["halsnaes"]["counsellors"] == halsnaes["counsellors"]
     finally:

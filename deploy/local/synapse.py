@@ -25,11 +25,19 @@ SECRET_KEYS = ("registration_shared_secret", "macaroon_secret_key", "form_secret
 FAST = {"per_second": 1000, "burst_count": 10000}
 
 
-def free_port(host: str = HOST) -> int:
-    """A TCP port that is free right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+def free_port(host: str = HOST, prefer: int | None = None) -> int:
+    """A TCP port that is free right now: `prefer` if it is (so a restarted demo keeps
+    its addresses and a counsellor's client stays logged in), else one the OS picks."""
+    for port in ([prefer] if prefer else []) + [0]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # As the servers themselves do: a port whose old connections linger is free.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError(f"no free port on {host}")
 
 
 class SynapseError(RuntimeError):
@@ -140,7 +148,8 @@ class LocalSynapse:
         if self.config_path.exists():
             old = yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
         self._secrets = {k: old.get(k) or secrets.token_urlsafe(32) for k in SECRET_KEYS}
-        self.port = free_port(HOST)
+        previous = (old.get("listeners") or [{}])[0].get("port")
+        self.port = free_port(HOST, prefer=previous)
         self.config_path.touch(mode=0o600, exist_ok=True)  # it holds the shared secret
         text = yaml.safe_dump(self.config(), sort_keys=False)
         self.config_path.write_text(text, encoding="utf-8")

@@ -135,7 +135,8 @@ async def up(state_dir: Path, stop: asyncio.Event, *, announce: Any = print) -> 
     state_dir.mkdir(parents=True, exist_ok=True)
     secrets_file = state_dir / "secrets.json"
     stored = load_or_create_secrets(secrets_file)
-    port = free_port(HOST)
+    port = free_port(HOST, prefer=stored.get("intake_port"))
+    stored["intake_port"] = port
     registration = Registration(
         id="ungechat",
         url=f"http://{HOST}:{port}",
