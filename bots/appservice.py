@@ -63,6 +63,9 @@ async def transaction(request: web.Request) -> web.Response:
     conversations = request.config_dict[CONVERSATIONS]
     for event in body.get("events", []):
         await handle_event(conversations, link, event)
+    # Typing and read receipts (the registration asks for them with receive_ephemeral).
+    for edu in body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", [])):
+        await handle_ephemeral(conversations, link, edu)
     async with sessions.begin() as session:
         session.add(AppserviceTransaction(homeserver=link.id, txn_id=txn_id, handled_at=utcnow()))
         # Forget old ids; a homeserver never retries a transaction that old.
@@ -93,6 +96,24 @@ async def handle_event(
             await conversations.on_counsellor_join(room_id, member)
     elif event_type == "m.room.message":
         await conversations.on_room_message(room_id, sender, content)
+
+
+async def handle_ephemeral(
+    conversations: Conversations, link: HomeserverLink, edu: dict[str, Any]
+) -> None:
+    room_id = edu.get("room_id")
+    content = edu.get("content") or {}
+    if not isinstance(room_id, str) or not isinstance(content, dict):
+        return
+    if edu.get("type") == "m.typing":
+        typing = [u for u in content.get("user_ids") or [] if isinstance(u, str)]
+        counsellors = [u for u in typing if not link.registration.owns_user(u)]
+        await conversations.on_counsellor_typing(room_id, bool(counsellors))
+    elif edu.get("type") == "m.receipt":
+        for event_id, kinds in content.items():
+            readers = {**(kinds.get("m.read") or {}), **(kinds.get("m.read.private") or {})}
+            if any(not link.registration.owns_user(u) for u in readers):
+                await conversations.on_counsellor_read(room_id, event_id)
 
 
 async def not_ours(request: web.Request) -> web.Response:

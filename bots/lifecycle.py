@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +29,7 @@ from bots import conversation_room as shape
 from bots.config import Config, Municipality
 from bots.db.models import Conversation, ConversationStats, Outcome, State
 from bots.db.repo import ConversationRepo, transition_in, utcnow
+from bots.feedback import FEEDBACK_WINDOW, feedback_key, hash_token
 from bots.matrix.errors import Forbidden, NotFound, RoomInUse, UserInUse
 from bots.matrix.links import Directory, HomeserverLink
 from bots.signals import Signals
@@ -41,14 +41,12 @@ COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 OPEN_STATES = (State.REQUESTED, State.WAITING, State.CLAIMING, State.ACTIVE)
 # A step left unfinished this long is taken as abandoned by a crashed process.
 STALE_AFTER = dt.timedelta(seconds=60)
+# Matrix clients repeat typing notifications while typing; one lasts this long unless renewed.
+TYPING_SHOWN_FOR = dt.timedelta(seconds=30)
 
 
 class SetupFailed(RuntimeError):
     """The conversation could not be set up on the homeserver; it is being cleaned up."""
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -255,6 +253,24 @@ class Conversations:
             f"unknown-{conv.id}-{secrets.token_hex(4)}",
         )
 
+    async def on_counsellor_typing(self, room_id: str, typing: bool) -> None:
+        """Persisted, so the youth's stream on any replica shows "Rådgiveren skriver …"."""
+        conv = await self.repo.by_room(room_id)
+        if conv is None or conv.state not in OPEN_STATES:
+            return
+        until = utcnow() + TYPING_SHOWN_FOR if typing else None
+        if (conv.counsellor_typing_until is None) != (until is None) or typing:
+            await self.repo.bump(conv.id, counsellor_typing_until=until)
+            self.signals.notify(conv.id)
+
+    async def on_counsellor_read(self, room_id: str, event_id: str) -> None:
+        conv = await self.repo.by_room(room_id)
+        if conv is None or conv.state not in OPEN_STATES:
+            return
+        if conv.counsellor_read_event_id != event_id:
+            await self.repo.bump(conv.id, counsellor_read_event_id=event_id)
+            self.signals.notify(conv.id)
+
     async def send_youth_message(self, conv: Conversation, body: str, txn_id: str) -> str:
         link = self.link_for(conv)
         assert conv.room_id is not None and conv.youth_user_id is not None
@@ -393,4 +409,6 @@ def stats_row(
         wait_seconds=int((claimed - created).total_seconds()) if claimed else None,
         duration_seconds=int((closed_at - (claimed or created)).total_seconds()),
         outcome=outcome.value,
+        feedback_token_hash=feedback_key(conv.token_hash) if conv.token_hash else None,
+        feedback_until=closed_at + FEEDBACK_WINDOW if conv.token_hash else None,
     )

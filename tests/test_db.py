@@ -125,12 +125,7 @@ async def test_empty_database_is_migrated_to_the_models(db_url: str) -> None:
         revision = await ensure_schema(engine)
         assert revision == head_revision()
         assert await stored_revisions(engine) == (revision,)
-        assert await table_names(engine) == {
-            "alembic_version",
-            "conversations",
-            "conversation_stats",
-            "appservice_transactions",
-        }
+        assert await table_names(engine) == {"alembic_version", *Base.metadata.tables}
         assert await schema_differences(engine) == []
 
 
@@ -360,3 +355,43 @@ async def test_db_upgrade_command_refuses_a_newer_database(db_url: str, tmp_path
     async with engines(db_url) as (engine,):
         assert await table_names(engine) == {"alembic_version"}
         assert await stored_revisions(engine) == (UNKNOWN_REVISION,)
+
+
+async def test_rows_from_the_first_schema_survive_every_later_migration(db_url: str) -> None:
+    """An operator upgrading ungechat keeps conversations in flight and the stats."""
+    from alembic import command
+
+    from bots.db.engine import alembic_config
+
+    async with engines(db_url) as (engine,):
+
+        def to_first(conn: object) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+
+        async with engine.begin() as conn:
+            await conn.run_sync(to_first)
+            await conn.execute(
+                text(
+                    "INSERT INTO conversations (id, kommune, homeserver, answers, state, "
+                    "topics, event_seq) VALUES ('c1', 'aarhus', 'hs1', '{}', 'active', "
+                    "'[]', 3)"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO conversation_stats (kommune, date, hour, weekday, answers, "
+                    "topics, outcome) VALUES ('aarhus', '2026-11-23', 19, 0, '{}', "
+                    "'[\"familie\"]', 'answered')"
+                )
+            )
+        assert await ensure_schema(engine) == head_revision()
+        repo = ConversationRepo(make_sessionmaker(engine))
+        conv = await repo.get("c1")
+        assert conv is not None and conv.state == "active" and conv.event_seq == 3
+        assert conv.counsellors == [] and conv.hold_until is None
+        async with engine.connect() as conn:
+            held = (await conn.execute(text("SELECT held, topics FROM conversation_stats"))).one()
+        assert held[0] in (False, 0)
+        assert await schema_differences(engine) == []

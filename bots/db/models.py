@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Integer, MetaData, String, func
+from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, String, false, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints, so later migrations can alter them (SQLite's batch mode needs names).
@@ -45,7 +45,18 @@ class Outcome(enum.StrEnum):
     ANSWERED = "answered"  # a counsellor took it and it was closed
     UNANSWERED = "unanswered"  # closed (e.g. by idle timeout) without a counsellor
     LEFT_WAITING = "left_while_waiting"  # the youth ended it before a counsellor came
+    TRANSFERRED = "transferred"  # handed to another municipality's counsellors, then closed
     SETUP_FAILED = "setup_failed"  # the room could never be set up
+
+
+class EndedBy(enum.StrEnum):
+    """Who or what ended a conversation."""
+
+    YOUTH = "youth"
+    COUNSELLOR = "counsellor"
+    IDLE = "idle"  # nobody wrote for the configured idle time
+    HOURS = "hours"  # the opening hours ended (after the grace period)
+    SYSTEM = "system"  # set-up failed or a hold ran out
 
 
 class Conversation(Base):
@@ -76,6 +87,20 @@ class Conversation(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_activity_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Counsellors who have joined, in order (recorded, never guessed from member counts).
+    counsellors: Mapped[list[str]] = mapped_column(default=list)
+    # What the youth page shows of the counsellors' side: typing until, and the last
+    # youth message a counsellor has read. Written from the homeserver's ephemeral push.
+    counsellor_typing_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    counsellor_read_event_id: Mapped[str | None] = mapped_column(String(255))
+    # The municipality the youth came to, when the conversation was transferred away.
+    transferred_from: Mapped[str | None] = mapped_column(String(64))
+    # Reminders already sent, so a restart does not send them twice.
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    hours_warned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # A counsellor's `!bevar`: kept (read-only, youth removed) until then instead of purged.
+    hold_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_by: Mapped[str | None] = mapped_column(String(16))
 
 
 class ConversationStats(Base):
@@ -94,6 +119,26 @@ class ConversationStats(Base):
     wait_seconds: Mapped[int | None] = mapped_column(Integer)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(32))
+    ended_by: Mapped[str | None] = mapped_column(String(16))
+    transferred_to: Mapped[str | None] = mapped_column(String(64))
+    # The conversation was kept after its end by a counsellor's hold (duty to notify).
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The youth's one-tap "Fik du hjælp?" after the end, if given.
+    feedback: Mapped[str | None] = mapped_column(String(16))
+    # sha256 of a one-time token the youth's page gets at the end to give feedback with;
+    # cleared once used or after a day, so the row links to nothing for long.
+    feedback_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    feedback_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Duty(Base):
+    """Who is on duty now (`!vagt start` / `!vagt slut`); the youth page shows only a count."""
+
+    __tablename__ = "duty"
+
+    kommune: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AppserviceTransaction(Base):

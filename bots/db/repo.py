@@ -59,9 +59,10 @@ class ConversationRepo:
         async with self.sessions.begin() as session:
             return await transition_in(session, conversation_id, from_states, to_state, **values)
 
-    async def bump(self, conversation_id: str, *, activity: bool = False) -> None:
-        """Tell every event stream of this conversation that there is something new."""
-        values: dict[str, Any] = {"event_seq": Conversation.event_seq + 1}
+    async def bump(self, conversation_id: str, *, activity: bool = False, **values: Any) -> None:
+        """Tell every event stream of this conversation that there is something new
+        (optionally setting `values` in the same write)."""
+        values["event_seq"] = Conversation.event_seq + 1
         if activity:
             values["last_activity_at"] = utcnow()
         await self.set(conversation_id, **values)

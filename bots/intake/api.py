@@ -16,11 +16,12 @@ from aiohttp import web
 from bots.config import Municipality
 from bots.db.models import Conversation, State
 from bots.db.repo import utcnow
+from bots.feedback import hash_token
 from bots.hours import describe_next_opening
 from bots.intake.errors import ApiError, error_middleware
 from bots.intake.stream import status_of, stream_events
 from bots.keys import CONFIG, CONVERSATIONS, RATE_LIMITER
-from bots.lifecycle import SetupFailed, hash_token
+from bots.lifecycle import SetupFailed
 from bots.matrix.links import NotProvisioned
 
 log = structlog.get_logger(__name__)
