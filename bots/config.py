@@ -78,6 +78,34 @@ DEFAULT_YOUTH_TEXTS: dict[str, LocalText] = {
 }
 
 
+# Topics a counsellor may tag with, unless the municipality lists its own.
+DEFAULT_TOPICS = (
+    "angst",
+    "ensomhed",
+    "familie",
+    "kæreste",
+    "krop",
+    "misbrug",
+    "mobning",
+    "seksualitet",
+    "selvskade",
+    "skole",
+    "sorg",
+    "trivsel",
+    "venner",
+    "vold",
+    "andet",
+)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    idle: dt.timedelta = dt.timedelta(minutes=30)
+    remind_after: dt.timedelta = dt.timedelta(minutes=5)
+    hours_grace: dt.timedelta = dt.timedelta(minutes=15)
+    max_hold: dt.timedelta = dt.timedelta(days=14)
+
+
 @dataclass(frozen=True)
 class Option:
     id: str
@@ -102,6 +130,9 @@ class Municipality:
     channels: tuple[str, ...] = ()
     questions: tuple[Question, ...] = ()
     texts: Mapping[str, LocalText] = field(default_factory=dict)
+    topics: tuple[str, ...] = DEFAULT_TOPICS
+    partners: tuple[str, ...] = ()
+    timeouts: Timeouts = Timeouts()
 
     def youth_texts(self) -> dict[str, LocalText]:
         """The page's texts: the municipality's own words over the defaults."""
@@ -286,6 +317,13 @@ def rule_problems(data: dict[str, Any]) -> Iterator[str]:
                 f"the homeservers ({known})"
             )
         yield from _hours_problems(m["opening_hours"], [*at, "opening_hours"])
+        slugs = {other["slug"] for other in data["municipalities"]}
+        for p_index, partner in enumerate(m.get("partners", [])):
+            if partner == m["slug"] or partner not in slugs:
+                yield (
+                    f"{key_path([*at, 'partners', p_index])}: {partner!r} is not another "
+                    "municipality in this config"
+                )
         question_ids: set[str] = set()
         for q_index, question in enumerate(m.get("questions", [])):
             q_at = [*at, "questions", q_index]
@@ -402,4 +440,16 @@ def _municipality(m: dict[str, Any]) -> Municipality:
             for q in m.get("questions", [])
         ),
         texts={key: LocalText.parse(value) for key, value in (m.get("texts") or {}).items()},
+        topics=tuple(m.get("topics") or DEFAULT_TOPICS),
+        partners=tuple(m.get("partners", [])),
+        timeouts=_timeouts(m.get("timeouts") or {}),
+    )
+
+
+def _timeouts(t: dict[str, Any]) -> Timeouts:
+    return Timeouts(
+        idle=dt.timedelta(minutes=t.get("idle_minutes", 30)),
+        remind_after=dt.timedelta(minutes=t.get("remind_after_minutes", 5)),
+        hours_grace=dt.timedelta(minutes=t.get("hours_grace_minutes", 15)),
+        max_hold=dt.timedelta(days=t.get("max_hold_days", 14)),
     )

@@ -13,10 +13,11 @@ from aiohttp import web
 from bots.appservice import create_appservice_app
 from bots.config import Config
 from bots.db.engine import ensure_schema, make_engine, make_sessionmaker
+from bots.duty import DutyRoster
 from bots.intake.api import create_intake_app
 from bots.intake.pages import add_page_routes
 from bots.intake.ratelimit import RateLimiter
-from bots.keys import CONFIG, CONVERSATIONS, LINKS, RATE_LIMITER, SESSIONS, SIGNALS, TASKS
+from bots.keys import CONFIG, CONVERSATIONS, DUTY, LINKS, RATE_LIMITER, SESSIONS, SIGNALS, TASKS
 from bots.lifecycle import Conversations
 from bots.matrix.links import HomeserverLink
 from bots.signals import Signals
@@ -30,6 +31,7 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(app[CONFIG].database)
     await ensure_schema(engine)
     app[SESSIONS] = make_sessionmaker(engine)
+    app[DUTY] = DutyRoster(app[SESSIONS])
     yield
     await engine.dispose()
 

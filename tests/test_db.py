@@ -9,12 +9,10 @@ if it is not reachable the PostgreSQL cases fail, they are not skipped.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
-import uuid
 from asyncio.subprocess import Process
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,8 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.db.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -40,48 +37,9 @@ from bots.db.engine import (
 )
 from bots.db.models import Base, Conversation, State
 from bots.db.repo import ConversationRepo, transition_in
+from tests.db_fixture import FreshDatabase
 
-PG_ADMIN_URL = os.environ.get(
-    "UNGECHAT_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 UNKNOWN_REVISION = "9999"
-
-FreshDatabase = Callable[[], Awaitable[str]]
-
-
-@pytest.fixture(scope="session")
-async def pg_databases() -> AsyncIterator[FreshDatabase]:
-    """Makes fresh, uniquely named PostgreSQL databases; drops them all at the end."""
-    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    prefix = f"ungechat_test_{uuid.uuid4().hex[:10]}"
-    made: list[str] = []
-
-    async def fresh() -> str:
-        name = f"{prefix}_{len(made)}"
-        try:
-            async with admin.connect() as conn:
-                await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        except Exception as exc:  # unreachable, refused, …: say so plainly
-            pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is needed for this test: {exc!r}")
-        made.append(name)
-        return admin.url.set(database=name).render_as_string(hide_password=False)
-
-    yield fresh
-    if made:
-        async with admin.connect() as conn:
-            for name in made:
-                await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_databases: FreshDatabase
-) -> str:
-    """A database nobody has touched yet."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    return await pg_databases()
 
 
 @asynccontextmanager

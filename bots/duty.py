@@ -1,0 +1,103 @@
+"""Who is on duty, the queue, and which partner to offer when a chat cannot answer.
+
+The youth page shows only counts ("2 rådgivere er klar", "du er nummer 1 i køen"),
+never who. Everything is read from the database, so every replica answers the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bots.config import Config, Municipality
+from bots.db.models import Conversation, Duty, State
+from bots.db.repo import utcnow
+
+QUEUED_STATES = (State.REQUESTED.value, State.WAITING.value)
+
+
+class DutyRoster:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def start(self, kommune: str, user_id: str) -> bool:
+        """Put a counsellor on duty; False if they already were."""
+        async with self.sessions.begin() as session:
+            dialect = session.bind.dialect.name if session.bind else "sqlite"
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            result = await session.execute(
+                insert(Duty)
+                .values(kommune=kommune, user_id=user_id, since=utcnow())
+                .on_conflict_do_nothing()
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def end(self, kommune: str, user_id: str) -> bool:
+        """Take a counsellor off duty; False if they were not on it."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                delete(Duty).where(Duty.kommune == kommune, Duty.user_id == user_id)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def on_duty(self, kommune: str) -> list[str]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Duty.user_id).where(Duty.kommune == kommune).order_by(Duty.since)
+            )
+            return list(rows.scalars())
+
+    async def count(self, kommune: str) -> int:
+        async with self.sessions() as session:
+            return (
+                await session.scalar(
+                    select(func.count()).select_from(Duty).where(Duty.kommune == kommune)
+                )
+            ) or 0
+
+    async def waiting(self, kommune: str) -> int:
+        """How many young people wait for a counsellor in this municipality now."""
+        async with self.sessions() as session:
+            return (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(Conversation)
+                    .where(Conversation.kommune == kommune, Conversation.state.in_(QUEUED_STATES))
+                )
+            ) or 0
+
+    async def queue_position(self, conv: Conversation) -> int | None:
+        """1 for the next in line; None once a counsellor has taken the conversation."""
+        if conv.state not in QUEUED_STATES:
+            return None
+        async with self.sessions() as session:
+            ahead = await session.scalar(
+                select(func.count())
+                .select_from(Conversation)
+                .where(
+                    Conversation.kommune == conv.kommune,
+                    Conversation.state.in_(QUEUED_STATES),
+                    Conversation.created_at < conv.created_at,
+                )
+            )
+        return (ahead or 0) + 1
+
+    async def can_answer(self, m: Municipality, now: dt.datetime) -> bool:
+        return m.opening_hours.is_open(now) and await self.count(m.slug) > 0
+
+    async def overflow_partner(
+        self, config: Config, m: Municipality, now: dt.datetime
+    ) -> Municipality | None:
+        """A partner to offer when `m` is closed or has nobody on duty: the first one
+        listed that is open with someone on duty."""
+        if await self.can_answer(m, now):
+            return None
+        for slug in m.partners:
+            partner = config.municipality(slug)
+            if partner is not None and await self.can_answer(partner, now):
+                return partner
+        return None
