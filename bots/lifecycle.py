@@ -79,9 +79,18 @@ class Conversations:
     # -- requested → waiting --------------------------------------------------------------
 
     async def start(
-        self, municipality: Municipality, kanal: str | None, answers: dict[str, str]
+        self,
+        municipality: Municipality,
+        kanal: str | None,
+        answers: dict[str, str],
+        *,
+        overflow_from: str | None = None,
     ) -> tuple[str, str]:
-        """Create the youth account and the room; returns (conversation id, session token)."""
+        """Create the youth account and the room; returns (conversation id, session token).
+
+        `overflow_from`: the municipality whose link the youth came by, when its chat
+        could not answer and the youth accepted a partner's; its channel keeps the credit.
+        """
         link = self.links[municipality.homeserver]
         conv_id = secrets.token_hex(16)
         token = secrets.token_urlsafe(32)
@@ -93,6 +102,7 @@ class Conversations:
             answers=answers,
             state=State.REQUESTED,
             token_hash=hash_token(token),
+            transferred_from=overflow_from,
             youth_user_id=link.registration.youth_user_id(conv_id),
             created_at=utcnow(),
         )
@@ -399,7 +409,10 @@ def stats_row(
     claimed = aware(conv.claimed_at)
     local = created.astimezone(COPENHAGEN)
     return ConversationStats(
-        kommune=conv.kommune,
+        # Counted for the municipality whose link brought the youth; who answered is
+        # `transferred_to` when another municipality's counsellors took it over.
+        kommune=conv.transferred_from or conv.kommune,
+        transferred_to=conv.kommune if conv.transferred_from else None,
         date=local.date(),
         hour=local.hour,
         weekday=local.weekday(),
