@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -17,8 +16,7 @@ from sqlalchemy import delete, select
 
 from bots.db.models import AppserviceTransaction
 from bots.db.repo import utcnow
-from bots.keys import CONVERSATIONS, LINKS, SESSIONS
-from bots.lifecycle import Conversations
+from bots.keys import LINKS, ROUTER, SESSIONS
 from bots.matrix.links import HomeserverLink
 
 log = structlog.get_logger(__name__)
@@ -60,12 +58,12 @@ async def transaction(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError:
         return matrix_error(400, "M_NOT_JSON", "transaction body is not JSON")
-    conversations = request.config_dict[CONVERSATIONS]
+    router = request.config_dict[ROUTER]
     for event in body.get("events", []):
-        await handle_event(conversations, link, event)
+        await router.handle_event(link, event)
     # Typing and read receipts (the registration asks for them with receive_ephemeral).
     for edu in body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", [])):
-        await handle_ephemeral(conversations, link, edu)
+        await router.handle_ephemeral(link, edu)
     async with sessions.begin() as session:
         session.add(AppserviceTransaction(homeserver=link.id, txn_id=txn_id, handled_at=utcnow()))
         # Forget old ids; a homeserver never retries a transaction that old.
@@ -75,45 +73,6 @@ async def transaction(request: web.Request) -> web.Response:
             )
         )
     return web.json_response({})
-
-
-async def handle_event(
-    conversations: Conversations, link: HomeserverLink, event: dict[str, Any]
-) -> None:
-    event_type = event.get("type")
-    room_id = event.get("room_id")
-    sender = event.get("sender")
-    content = event.get("content") or {}
-    if not isinstance(room_id, str) or not isinstance(sender, str):
-        return
-    if event_type == "m.room.member":
-        member = event.get("state_key")
-        if (
-            content.get("membership") == "join"
-            and isinstance(member, str)
-            and not link.registration.owns_user(member)
-        ):
-            await conversations.on_counsellor_join(room_id, member)
-    elif event_type == "m.room.message":
-        await conversations.on_room_message(room_id, sender, content)
-
-
-async def handle_ephemeral(
-    conversations: Conversations, link: HomeserverLink, edu: dict[str, Any]
-) -> None:
-    room_id = edu.get("room_id")
-    content = edu.get("content") or {}
-    if not isinstance(room_id, str) or not isinstance(content, dict):
-        return
-    if edu.get("type") == "m.typing":
-        typing = [u for u in content.get("user_ids") or [] if isinstance(u, str)]
-        counsellors = [u for u in typing if not link.registration.owns_user(u)]
-        await conversations.on_counsellor_typing(room_id, bool(counsellors))
-    elif edu.get("type") == "m.receipt":
-        for event_id, kinds in content.items():
-            readers = {**(kinds.get("m.read") or {}), **(kinds.get("m.read.private") or {})}
-            if any(not link.registration.owns_user(u) for u in readers):
-                await conversations.on_counsellor_read(room_id, event_id)
 
 
 async def not_ours(request: web.Request) -> web.Response:

@@ -133,6 +133,7 @@ class Municipality:
     topics: tuple[str, ...] = DEFAULT_TOPICS
     partners: tuple[str, ...] = ()
     timeouts: Timeouts = Timeouts()
+    counsellor_language: str = "da"
 
     def youth_texts(self) -> dict[str, LocalText]:
         """The page's texts: the municipality's own words over the defaults."""
@@ -443,6 +444,7 @@ def _municipality(m: dict[str, Any]) -> Municipality:
         topics=tuple(m.get("topics") or DEFAULT_TOPICS),
         partners=tuple(m.get("partners", [])),
         timeouts=_timeouts(m.get("timeouts") or {}),
+        counsellor_language=m.get("counsellor_language", "da"),
     )
 
 

@@ -5,12 +5,15 @@ Pure functions, so the rules are readable in one place and testable without a se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 ROOM_VERSION = "12"
 METADATA_EVENT = "dk.ungechat.conversation"
-# Marks a bot message the youth page may show (everything else from the bot is for counsellors).
+# Marks a bot message the youth page may show (everything else from the bot is for counsellors),
+# by a key the page translates; the values fill its placeholders (e.g. a municipality's name).
 YOUTH_VISIBLE = "dk.ungechat.youth_visible"
+YOUTH_VALUES = "dk.ungechat.values"
 COUNSELLOR_POWER = 50
 
 
@@ -104,5 +107,6 @@ def create_room_body(
     }
 
 
-def space_child_content(server_name: str) -> dict[str, Any]:
-    return {"via": [server_name], "suggested": True}
+def space_child_content(via: str | Sequence[str]) -> dict[str, Any]:
+    """An `m.space.child`; `via` names servers in the room (one, or several after a transfer)."""
+    return {"via": [via] if isinstance(via, str) else list(via), "suggested": True}

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 if TYPE_CHECKING:
     from bots.config import Config
     from bots.duty import DutyRoster
+    from bots.events import EventRouter
     from bots.intake.ratelimit import RateLimiter
     from bots.lifecycle import Conversations
     from bots.matrix.links import HomeserverLink
@@ -24,3 +25,4 @@ TASKS: web.AppKey[BackgroundTasks] = web.AppKey("tasks")
 CONVERSATIONS: web.AppKey[Conversations] = web.AppKey("conversations")
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 DUTY: web.AppKey[DutyRoster] = web.AppKey("duty")
+ROUTER: web.AppKey[EventRouter] = web.AppKey("router")

@@ -1,46 +1,49 @@
 """The conversation's life, as one persisted state machine.
 
     requested ──set up──▶ waiting ──counsellor joins──▶ claiming ──announced──▶ active
-        │                   │                                                   │
-        └──(setup failed)───┴───────────── close ──────────────────────────────┘
-                                             ▼
-                                          closing ──room and youth account deleted──▶ purged
+                            ▲  ▲                                                │ │
+                            │  └───────── last counsellor leaves ───────────────┘ │
+                            └── transferring ◀──────── !overfør ──────────────────┘
+    any open state ──close (youth, !luk, idle, end of hours)──▶ closing
+    closing ──no hold──▶ purged          closing ──!bevar──▶ held ──expiry or !slet──▶ closing
 
 Every step is persisted before its side effects, and every side effect is idempotent
-(room alias as the key of room creation, deterministic transaction ids for messages),
-so `resume()` after a crash or restart finishes whatever was under way from the
-database alone. Handlers for homeserver events persist and hand the slow part
-(announcing, purging) to background tasks.
+(the room alias is the key of room creation, messages use deterministic transaction
+ids, state changes are conditional updates), so `Maintenance` can finish any step a
+crash left under way from the database alone, on any replica. Handlers for homeserver
+events persist and hand slow work (announcing, transferring, deleting) to background
+tasks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import secrets
 from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots import conversation_room as shape
 from bots.config import Config, Municipality
-from bots.db.models import Conversation, ConversationStats, Outcome, State
+from bots.db.models import Conversation, ConversationStats, EndedBy, Outcome, State
 from bots.db.repo import ConversationRepo, transition_in, utcnow
+from bots.deletion import delete_everywhere, hold, taking_part
+from bots.duty import DutyRoster
 from bots.feedback import FEEDBACK_WINDOW, feedback_key, hash_token
+from bots.hours import COPENHAGEN
+from bots.lobby import Lobby
 from bots.matrix.errors import Forbidden, NotFound, RoomInUse, UserInUse
 from bots.matrix.links import Directory, HomeserverLink
 from bots.signals import Signals
 from bots.tasks import BackgroundTasks
-from bots.texts import COUNSELLOR, youth_text
+from bots.texts import counsellor_text, youth_text
 
 log = structlog.get_logger(__name__)
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-OPEN_STATES = (State.REQUESTED, State.WAITING, State.CLAIMING, State.ACTIVE)
-# A step left unfinished this long is taken as abandoned by a crashed process.
-STALE_AFTER = dt.timedelta(seconds=60)
+OPEN_STATES = (State.REQUESTED, State.WAITING, State.CLAIMING, State.ACTIVE, State.TRANSFERRING)
 # Matrix clients repeat typing notifications while typing; one lasts this long unless renewed.
 TYPING_SHOWN_FOR = dt.timedelta(seconds=30)
 
@@ -54,6 +57,10 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 class Conversations:
@@ -70,11 +77,30 @@ class Conversations:
         self.repo = ConversationRepo(sessions)
         self.links = links
         self.directory = Directory()
+        self.lobby = Lobby(self.directory)
+        self.duty = DutyRoster(sessions)
         self.signals = signals
         self.tasks = tasks
 
     def link_for(self, conv: Conversation) -> HomeserverLink:
+        """The homeserver that hosts the room and the youth's account."""
         return self.links[conv.homeserver]
+
+    def municipality(self, slug: str) -> Municipality:
+        m = self.config.municipality(slug)
+        if m is None:  # a conversation of a municipality removed from config
+            raise LookupError(f"municipality {slug!r} is not in the config any more")
+        return m
+
+    def is_ours(self, user_id: str) -> bool:
+        """The bot itself or a youth account, on any of our homeservers."""
+        return any(link.registration.owns_user(user_id) for link in self.links.values())
+
+    def is_counsellor(self, user_id: str) -> bool:
+        """Listed as a counsellor in the config (for any municipality: after a transfer,
+        counsellors of both may be in the room). Anyone else is never announced to the
+        youth and never obeyed."""
+        return any(user_id in m.counsellors for m in self.config.municipalities)
 
     # -- requested → waiting --------------------------------------------------------------
 
@@ -94,6 +120,7 @@ class Conversations:
         link = self.links[municipality.homeserver]
         conv_id = secrets.token_hex(16)
         token = secrets.token_urlsafe(32)
+        now = utcnow()
         conv = Conversation(
             id=conv_id,
             kommune=municipality.slug,
@@ -104,7 +131,9 @@ class Conversations:
             token_hash=hash_token(token),
             transferred_from=overflow_from,
             youth_user_id=link.registration.youth_user_id(conv_id),
-            created_at=utcnow(),
+            created_at=now,
+            waiting_since=now,
+            last_activity_at=now,
         )
         await self.repo.add(conv)
         bound = log.bind(conversation=conv_id, kommune=municipality.slug)
@@ -112,7 +141,7 @@ class Conversations:
             await self._set_up(conv, municipality, link)
         except Exception as exc:
             bound.error("setup_failed", error=type(exc).__name__)
-            await self.close(conv_id, outcome=Outcome.SETUP_FAILED)
+            await self.close(conv_id, EndedBy.SYSTEM, outcome=Outcome.SETUP_FAILED)
             raise SetupFailed(str(exc)) from exc
         bound.info("conversation_started", kanal=kanal)
         return conv_id, token
@@ -126,10 +155,11 @@ class Conversations:
             await link.bot.register_appservice_user(youth.split(":", 1)[0][1:])
         await link.bot.set_displayname(youth, "Ung (anonym)")
         alias_localpart = reg.conversation_alias_localpart(conv.id)
+        lang = m.counsellor_language
         body = shape.create_room_body(
             alias_localpart=alias_localpart,
-            name=COUNSELLOR["room_name"].format(short=conv.id[:6]),
-            topic=COUNSELLOR["room_topic"].format(kanal=conv.kanal or "ukendt"),
+            name=counsellor_text("room_name", lang, short=conv.id[:6]),
+            topic=counsellor_text("room_topic", lang, kanal=conv.kanal or "ukendt"),
             space_id=rooms.space_id,
             server_name=reg.server_name,
             bot_user_id=reg.bot_user_id,
@@ -145,57 +175,92 @@ class Conversations:
         conv.room_id = room_id
         await link.bot.join(room_id, as_user=youth)
         await link.bot.put_state(
-            rooms.space_id, "m.space.child", shape.space_child_content(reg.server_name), room_id
+            rooms.space_id, "m.space.child", shape.space_child_content([reg.server_name]), room_id
         )
-        lobby_event = await link.bot.send(
-            rooms.lobby_id,
-            "m.room.message",
-            self._lobby_notice(conv, link, "lobby_waiting"),
-            f"lobby-{conv.id}",
+        lobby_event = await self.lobby.announce(
+            conv, m, link, on_duty=await self.duty.on_duty(m.slug), txn_id=f"lobby-{conv.id}"
         )
         await self.repo.transition(
-            conv.id,
-            [State.REQUESTED],
-            State.WAITING,
-            lobby_event_id=lobby_event,
-            last_activity_at=utcnow(),
+            conv.id, [State.REQUESTED], State.WAITING, lobby_event_id=lobby_event
         )
 
-    def _lobby_notice(self, conv: Conversation, link: HomeserverLink, key: str) -> dict[str, Any]:
-        answers = "".join(f" · {k}: {v}" for k, v in sorted((conv.answers or {}).items()))
-        server = link.registration.server_name
-        link_text = f"https://matrix.to/#/{conv.room_id}?via={server}"
-        body = COUNSELLOR[key].format(kanal=conv.kanal or "ukendt", answers=answers, link=link_text)
-        return {"msgtype": "m.notice", "body": body}
+    # -- membership: claim, more counsellors, leaving -------------------------------------
 
-    async def _edit_lobby(self, conv: Conversation, key: str) -> None:
-        if not conv.lobby_event_id:
+    async def on_member(self, room_id: str, user_id: str, membership: str, event_id: str) -> None:
+        if self.is_ours(user_id):
             return
-        link = self.link_for(conv)
-        rooms = await self.directory.rooms(link, conv.kommune)
-        new = self._lobby_notice(conv, link, key)
-        content = {
-            "msgtype": "m.notice",
-            "body": f"* {new['body']}",
-            "m.new_content": new,
-            "m.relates_to": {"rel_type": "m.replace", "event_id": conv.lobby_event_id},
-        }
-        await link.bot.send(rooms.lobby_id, "m.room.message", content, f"{key}-{conv.id}")
-
-    # -- waiting → claiming → active ------------------------------------------------------
-
-    async def on_counsellor_join(self, room_id: str, user_id: str) -> None:
         conv = await self.repo.by_room(room_id)
         if conv is None or conv.state not in OPEN_STATES:
             return
+        if membership == "join":
+            if not self.is_counsellor(user_id):
+                log.warning("unlisted_member_joined", conversation=conv.id)
+                return
+            await self._counsellor_joined(conv, user_id, event_id)
+        elif membership in ("leave", "ban") and user_id in conv.counsellors:
+            await self._counsellor_left(conv, user_id, event_id)
+
+    async def _counsellor_joined(self, conv: Conversation, user_id: str, event_id: str) -> None:
+        counsellors = [*conv.counsellors, user_id] if user_id not in conv.counsellors else None
+        if counsellors is None:
+            return  # a profile change, not a new join
         if await self.repo.transition(
-            conv.id, [State.WAITING], State.CLAIMING, claimed_by=user_id, claimed_at=utcnow()
+            conv.id,
+            [State.WAITING],
+            State.CLAIMING,
+            claimed_by=user_id,
+            claimed_at=aware(conv.claimed_at) or utcnow(),
+            counsellors=counsellors,
         ):
             log.info("conversation_claimed", conversation=conv.id, kommune=conv.kommune)
-            self.tasks.spawn(self._finish_claim(conv.id), name=f"claim-{conv.id}")
-        else:
-            # A second counsellor: give them the same powers, say nothing to the youth yet.
-            self.tasks.spawn(self._raise_power(conv, user_id), name=f"power-{conv.id}")
+            self.tasks.spawn(self.finish_claim(conv.id), name=f"claim-{conv.id}")
+            return
+        await self.repo.set(conv.id, counsellors=counsellors)
+        conv.counsellors = counsellors
+        self.tasks.spawn(self._second_counsellor(conv, user_id, event_id), name=f"second-{conv.id}")
+
+    async def _second_counsellor(self, conv: Conversation, user_id: str, event_id: str) -> None:
+        await self._raise_power(conv, user_id)
+        if conv.state in (State.ACTIVE, State.CLAIMING):
+            await self.tell_youth(conv, "another_counsellor_joined", f"more-{short_hash(event_id)}")
+
+    async def _counsellor_left(self, conv: Conversation, user_id: str, event_id: str) -> None:
+        remaining = [c for c in conv.counsellors if c != user_id]
+        if not remaining and await self.repo.transition(
+            conv.id,
+            [State.ACTIVE, State.CLAIMING],
+            State.WAITING,
+            counsellors=remaining,
+            claimed_by=None,
+            waiting_since=utcnow(),
+            reminded_at=None,
+        ):
+            conv = await self.repo.get(conv.id) or conv
+            self.tasks.spawn(self._back_in_queue(conv, event_id), name=f"requeue-{conv.id}")
+            return
+        await self.repo.set(conv.id, counsellors=remaining)
+        if remaining:
+            self.tasks.spawn(
+                self.tell_youth(conv, "one_counsellor_left", f"left-{short_hash(event_id)}"),
+                name=f"left-{conv.id}",
+            )
+
+    async def _back_in_queue(self, conv: Conversation, event_id: str) -> None:
+        m = self.municipality(conv.kommune)
+        link = self.links[m.homeserver]
+        await self.tell_youth(conv, "counsellor_left", f"left-{short_hash(event_id)}")
+        await self._set_metadata(conv, "waiting")
+        if conv.lobby_event_id:
+            txn = f"requeue-{conv.id}-{short_hash(event_id)}"
+            await self.lobby.edit(
+                conv, m, link, conv.lobby_event_id, "lobby_waiting_again", txn_id=txn
+            )
+            on_duty = await self.duty.on_duty(m.slug)
+            if on_duty:
+                await self.lobby.ping_in_thread(
+                    m, link, conv.lobby_event_id, on_duty, "ping_waiting", txn_id=f"p-{txn}"
+                )
+        self.signals.notify(conv.id)
 
     async def _raise_power(self, conv: Conversation, user_id: str) -> None:
         link = self.link_for(conv)
@@ -206,62 +271,71 @@ class Conversations:
         levels.setdefault("users", {})[user_id] = shape.COUNSELLOR_POWER
         await link.bot.put_state(conv.room_id, "m.room.power_levels", levels)
 
-    async def _finish_claim(self, conv_id: str) -> None:
+    async def _set_metadata(self, conv: Conversation, status: str) -> None:
+        assert conv.room_id is not None
+        await self.link_for(conv).bot.put_state(
+            conv.room_id,
+            shape.METADATA_EVENT,
+            shape.metadata(kommune=conv.kommune, kanal=conv.kanal, status=status),
+        )
+
+    async def finish_claim(self, conv_id: str) -> None:
         conv = await self.repo.get(conv_id)
         if conv is None or conv.state != State.CLAIMING or conv.claimed_by is None:
             return
-        link = self.link_for(conv)
-        assert conv.room_id is not None
+        m = self.municipality(conv.kommune)
+        # One announcement per time in the queue, however often this step is retried.
+        queued = aware(conv.waiting_since) or aware(conv.created_at) or utcnow()
         # The youth hears first, so the announcement comes before the counsellor's hello.
-        await link.bot.send(
-            conv.room_id,
-            "m.room.message",
-            {
-                "msgtype": "m.notice",
-                "body": youth_text("counsellor_joined"),
-                shape.YOUTH_VISIBLE: "counsellor_joined",
-            },
-            f"claimed-{conv.id}",
-        )
+        await self.tell_youth(conv, "counsellor_joined", f"claimed-{int(queued.timestamp())}")
         await self._raise_power(conv, conv.claimed_by)
-        await link.bot.put_state(
-            conv.room_id,
-            shape.METADATA_EVENT,
-            shape.metadata(kommune=conv.kommune, kanal=conv.kanal, status="active"),
-        )
-        await self._edit_lobby(conv, "lobby_active")
+        await self._set_metadata(conv, "active")
+        link = self.links[m.homeserver]
+        if conv.lobby_event_id:
+            await self.lobby.edit(
+                conv,
+                m,
+                link,
+                conv.lobby_event_id,
+                "lobby_active",
+                txn_id=f"active-{conv.id}-{int(queued.timestamp())}",
+            )
+        await self.notice(conv, counsellor_text("claimed_hint", m.counsellor_language), "hint")
         if await self.repo.transition(conv.id, [State.CLAIMING], State.ACTIVE, claimed_by=None):
             self.signals.notify(conv.id)
 
-    # -- messages and commands ------------------------------------------------------------
+    # -- messages -------------------------------------------------------------------------
 
-    async def on_room_message(self, room_id: str, sender: str, content: dict[str, Any]) -> None:
-        conv = await self.repo.by_room(room_id)
-        if conv is None or conv.state not in OPEN_STATES:
-            return
-        link = self.link_for(conv)
-        body = content.get("body")
-        from_counsellor = sender not in (conv.youth_user_id, link.registration.bot_user_id)
-        if from_counsellor and isinstance(body, str) and body.startswith("!"):
-            await self._command(conv, body)
-            return
-        await self.repo.bump(conv.id, activity=sender == conv.youth_user_id)
-        self.signals.notify(conv.id)
-
-    async def _command(self, conv: Conversation, body: str) -> None:
-        # Issue-sized command set; the full registry with !hjælp comes with the counsellor work.
-        name, *args = body[1:].split()
-        if name.lower() in ("luk", "close"):
-            await self.close(conv.id, outcome=Outcome.ANSWERED, topics=args)
-            return
-        link = self.link_for(conv)
+    async def tell_youth(self, conv: Conversation, key: str, txn: str, **values: str) -> None:
+        """A bot message the youth page shows (in the youth's language, by its key)."""
         assert conv.room_id is not None
-        await link.bot.send(
-            conv.room_id,
-            "m.room.message",
-            {"msgtype": "m.notice", "body": COUNSELLOR["unknown_command"].format(command=name)},
-            f"unknown-{conv.id}-{secrets.token_hex(4)}",
+        content = {
+            "msgtype": "m.notice",
+            "body": youth_text(key, **values),
+            shape.YOUTH_VISIBLE: key,
+            **({shape.YOUTH_VALUES: values} if values else {}),
+        }
+        await self.link_for(conv).bot.send(
+            conv.room_id, "m.room.message", content, f"y-{conv.id}-{txn}"
         )
+
+    async def notice(
+        self, conv: Conversation, body: str, txn: str, reply_to: str | None = None
+    ) -> None:
+        """Bot chatter for the counsellors in a conversation room (never shown to the youth)."""
+        assert conv.room_id is not None
+        content: dict[str, Any] = {"msgtype": "m.notice", "body": body}
+        if reply_to:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        await self.link_for(conv).bot.send(
+            conv.room_id, "m.room.message", content, f"n-{conv.id}-{txn}"
+        )
+
+    async def on_message(self, conv: Conversation, sender: str) -> None:
+        """A person wrote (youth or counsellor): the conversation is not idle."""
+        person = sender == conv.youth_user_id or not self.is_ours(sender)
+        await self.repo.bump(conv.id, activity=person)
+        self.signals.notify(conv.id)
 
     async def on_counsellor_typing(self, room_id: str, typing: bool) -> None:
         """Persisted, so the youth's stream on any replica shows "Rådgiveren skriver …"."""
@@ -294,21 +368,29 @@ class Conversations:
         self.signals.notify(conv.id)
         return event_id
 
-    # -- close → closing → purged ---------------------------------------------------------
+    # -- close → closing → (held →) purged ------------------------------------------------
 
     async def end_by_youth(self, conv: Conversation) -> None:
-        outcome = Outcome.ANSWERED if conv.claimed_at else Outcome.LEFT_WAITING
-        await self.close(conv.id, outcome=outcome)
+        await self.close(conv.id, EndedBy.YOUTH)
 
     async def close(
-        self, conv_id: str, *, outcome: Outcome, topics: Sequence[str] = (), wait: bool = False
+        self,
+        conv_id: str,
+        ended_by: EndedBy,
+        *,
+        outcome: Outcome | None = None,
+        topics: Sequence[str] = (),
+        wait: bool = False,
     ) -> bool:
-        """Record the one anonymous stats row and enter `closing`, atomically; then purge."""
+        """Record the one anonymous stats row and enter `closing`, atomically; then finish
+        (purge, or hold). False if the conversation was no longer open."""
         closed_at = utcnow()
         async with self.sessions.begin() as session:
             conv = await session.get(Conversation, conv_id)
             if conv is None or conv.state not in OPEN_STATES:
                 return False
+            outcome = outcome or outcome_of(conv, ended_by)
+            all_topics = list(dict.fromkeys([*(conv.topics or []), *topics]))
             moved = await transition_in(
                 session,
                 conv_id,
@@ -316,37 +398,35 @@ class Conversations:
                 State.CLOSING,
                 closed_at=closed_at,
                 outcome=outcome.value,
-                topics=list(topics),
+                ended_by=ended_by.value,
+                topics=all_topics,
+                counsellor_typing_until=None,
             )
             if not moved:
                 return False
-            session.add(stats_row(conv, closed_at, outcome, topics))
+            session.add(stats_row(conv, closed_at, outcome, ended_by, all_topics))
         log.info("conversation_closed", conversation=conv_id, outcome=outcome.value)
         self.signals.notify(conv_id)
         if wait:
-            await self._purge(conv_id)
+            await self.finish_close(conv_id)
         else:
-            self.tasks.spawn(self._purge(conv_id), name=f"purge-{conv_id}")
+            self.tasks.spawn(self.finish_close(conv_id), name=f"finish-{conv_id}")
         return True
 
-    async def _purge(self, conv_id: str) -> None:
+    async def finish_close(self, conv_id: str) -> None:
         conv = await self.repo.get(conv_id)
         if conv is None or conv.state != State.CLOSING:
             return
-        link = self.link_for(conv)
-        room_id = conv.room_id
-        if room_id is None:  # setup stopped before the room id was saved
-            alias = link.registration.alias(link.registration.conversation_alias_localpart(conv.id))
-            try:
-                room_id = await link.bot.resolve_alias(alias)
-            except NotFound:
-                room_id = None
+        room_id = conv.room_id or await self._room_by_alias(conv)
+        hold_until = aware(conv.hold_until)
+        if room_id is not None and hold_until is not None and hold_until > utcnow():
+            await self._hold(conv, room_id, hold_until)
+            return
         if room_id is not None:
-            await self._unlist(conv, link, room_id)
-            await link.admin.delete_room_media(room_id)
-            await link.admin.purge_room(room_id)
-        if conv.youth_user_id:
-            await link.admin.erase_user(conv.youth_user_id)
+            await self._unlist(conv, room_id)
+            await delete_everywhere(conv, room_id, taking_part(conv, self.links))
+        elif conv.youth_user_id:
+            await self.link_for(conv).admin.erase_user(conv.youth_user_id)
         await self.repo.transition(
             conv.id,
             [State.CLOSING],
@@ -357,52 +437,85 @@ class Conversations:
             token_hash=None,
             lobby_event_id=None,
             claimed_by=None,
+            counsellors=[],
+            counsellor_read_event_id=None,
             answers={},
         )
         log.info("conversation_purged", conversation=conv.id)
         self.signals.notify(conv.id)
 
-    async def _unlist(self, conv: Conversation, link: HomeserverLink, room_id: str) -> None:
-        """Take the room out of the space and mark its lobby notice closed."""
-        try:
-            rooms = await self.directory.rooms(link, conv.kommune)
-            await link.bot.put_state(rooms.space_id, "m.space.child", {}, room_id)
-            await self._edit_lobby(conv, "lobby_closed")
-        except (NotFound, Forbidden) as exc:
-            log.warning("unlist_failed", conversation=conv.id, error=exc.errcode)
-
-    # -- resuming from the database -------------------------------------------------------
-
-    async def resume(self, *, stale_only: bool = False) -> int:
-        """Finish every step left under way; returns how many conversations were touched."""
-        now = utcnow()
-        touched = 0
-        for conv in await self.repo.in_states([State.REQUESTED, State.CLAIMING, State.CLOSING]):
-            since = aware(
-                {State.REQUESTED: conv.created_at, State.CLAIMING: conv.claimed_at}.get(
-                    State(conv.state), conv.closed_at
-                )
+    async def _hold(self, conv: Conversation, room_id: str, until: dt.datetime) -> None:
+        await hold(conv, room_id, self.link_for(conv))
+        m = self.municipality(conv.kommune)
+        if conv.lobby_event_id:
+            await self.lobby.edit(
+                conv,
+                m,
+                self.links[m.homeserver],
+                conv.lobby_event_id,
+                "lobby_held",
+                txn_id=f"held-{conv.id}",
+                with_link=True,
+                until=until.astimezone(COPENHAGEN).strftime("%d.%m.%Y"),
+                short=conv.id[:6],
             )
-            if stale_only and since is not None and now - since < STALE_AFTER:
-                continue
-            # A REQUESTED row whose setup is not running any more never handed its token to
-            # a browser (the 201 is sent only after `waiting`), so it is closed.
-            if conv.state == State.REQUESTED:
-                if since is not None and now - since < STALE_AFTER:
-                    continue  # possibly still being set up by a live request
-                await self.close(conv.id, outcome=Outcome.SETUP_FAILED, wait=True)
-            elif conv.state == State.CLAIMING:
-                await self._finish_claim(conv.id)
-            else:
-                await self._purge(conv.id)
-            touched += 1
-        if touched:
-            log.info("conversations_resumed", count=touched)
-        return touched
+        await self.repo.transition(
+            conv.id, [State.CLOSING], State.HELD, token_hash=None, claimed_by=None
+        )
+        self.signals.notify(conv.id)
+
+    async def release_hold(self, conv_id: str) -> bool:
+        """A hold that ran out, or `!slet`: delete the conversation now."""
+        if not await self.repo.transition(conv_id, [State.HELD], State.CLOSING, hold_until=None):
+            return False
+        self.tasks.spawn(self.finish_close(conv_id), name=f"release-{conv_id}")
+        return True
+
+    async def _room_by_alias(self, conv: Conversation) -> str | None:
+        """Set-up stopped before the room id was saved: find the room by its alias."""
+        reg = self.link_for(conv).registration
+        try:
+            return await self.link_for(conv).bot.resolve_alias(
+                reg.alias(reg.conversation_alias_localpart(conv.id))
+            )
+        except NotFound:
+            return None
+
+    async def _unlist(self, conv: Conversation, room_id: str) -> None:
+        """Take the room out of the space and mark its lobby entry closed."""
+        try:
+            m = self.municipality(conv.kommune)
+            link = self.links[m.homeserver]
+            rooms = await self.directory.rooms(link, m.slug)
+            await link.bot.put_state(rooms.space_id, "m.space.child", {}, room_id)
+            if conv.lobby_event_id:
+                await self.lobby.edit(
+                    conv,
+                    m,
+                    link,
+                    conv.lobby_event_id,
+                    "lobby_closed",
+                    with_link=False,
+                    txn_id=f"closed-{conv.id}",
+                )
+        except (NotFound, Forbidden, LookupError) as exc:
+            log.warning("unlist_failed", conversation=conv.id, error=type(exc).__name__)
+
+
+def outcome_of(conv: Conversation, ended_by: EndedBy) -> Outcome:
+    if conv.transferred_from and conv.claimed_at:
+        return Outcome.TRANSFERRED
+    if conv.claimed_at:
+        return Outcome.ANSWERED
+    return Outcome.LEFT_WAITING if ended_by == EndedBy.YOUTH else Outcome.UNANSWERED
 
 
 def stats_row(
-    conv: Conversation, closed_at: dt.datetime, outcome: Outcome, topics: Sequence[str]
+    conv: Conversation,
+    closed_at: dt.datetime,
+    outcome: Outcome,
+    ended_by: EndedBy,
+    topics: Sequence[str],
 ) -> ConversationStats:
     """The anonymous record: local date and hour, channel, answers, topics, wait, duration."""
     created = aware(conv.created_at) or closed_at
@@ -422,6 +535,8 @@ def stats_row(
         wait_seconds=int((claimed - created).total_seconds()) if claimed else None,
         duration_seconds=int((closed_at - (claimed or created)).total_seconds()),
         outcome=outcome.value,
+        ended_by=ended_by.value,
+        held=conv.hold_until is not None,
         feedback_token_hash=feedback_key(conv.token_hash) if conv.token_hash else None,
         feedback_until=closed_at + FEEDBACK_WINDOW if conv.token_hash else None,
     )

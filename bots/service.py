@@ -13,12 +13,23 @@ from aiohttp import web
 from bots.appservice import create_appservice_app
 from bots.config import Config
 from bots.db.engine import ensure_schema, make_engine, make_sessionmaker
-from bots.duty import DutyRoster
+from bots.events import EventRouter
 from bots.intake.api import create_intake_app
 from bots.intake.pages import add_page_routes
 from bots.intake.ratelimit import RateLimiter
-from bots.keys import CONFIG, CONVERSATIONS, DUTY, LINKS, RATE_LIMITER, SESSIONS, SIGNALS, TASKS
+from bots.keys import (
+    CONFIG,
+    CONVERSATIONS,
+    DUTY,
+    LINKS,
+    RATE_LIMITER,
+    ROUTER,
+    SESSIONS,
+    SIGNALS,
+    TASKS,
+)
 from bots.lifecycle import Conversations
+from bots.maintenance import Maintenance
 from bots.matrix.links import HomeserverLink
 from bots.signals import Signals
 from bots.tasks import BackgroundTasks
@@ -31,7 +42,6 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(app[CONFIG].database)
     await ensure_schema(engine)
     app[SESSIONS] = make_sessionmaker(engine)
-    app[DUTY] = DutyRoster(app[SESSIONS])
     yield
     await engine.dispose()
 
@@ -52,20 +62,22 @@ async def conversations(app: web.Application) -> AsyncIterator[None]:
     app[TASKS] = tasks
     convs = Conversations(app[CONFIG], app[SESSIONS], app[LINKS], app[SIGNALS], tasks)
     app[CONVERSATIONS] = convs
-    maintenance = asyncio.create_task(maintenance_loop(convs), name="maintenance")
+    app[DUTY] = convs.duty
+    app[ROUTER] = EventRouter(convs)
+    loop = asyncio.create_task(maintenance_loop(Maintenance(convs)), name="maintenance")
     yield
-    maintenance.cancel()
+    loop.cancel()
     with contextlib.suppress(asyncio.CancelledError):
-        await maintenance
+        await loop
     await tasks.cancel_all()
 
 
-async def maintenance_loop(convs: Conversations) -> None:
-    """Resume what a crash left under way: first everything, then what has gone stale."""
+async def maintenance_loop(maintenance: Maintenance) -> None:
+    """First resume everything a crash left under way, then keep the clock-driven rules."""
     stale_only = False
     while True:
         try:
-            await convs.resume(stale_only=stale_only)
+            await maintenance.run(stale_only=stale_only)
             stale_only = True
         except Exception:
             # A homeserver that is down must not stop the bot; the next round tries again.

@@ -1,7 +1,9 @@
 """What the bot says, Danish first with English beside it.
 
-Youth-facing system messages carry a `key` too, so the youth page can show them in the
-young person's language; counsellor-facing texts are Danish (they work in Danish).
+Youth-facing system messages carry a `key` too (`dk.ungechat.youth_visible`), so the
+youth page can show them in the young person's own language. Counsellor-facing texts
+are chosen by the municipality's `counsellor_language` (Danish unless set to English).
+Nothing here ever names a counsellor to a young person.
 """
 
 from __future__ import annotations
@@ -11,30 +13,232 @@ YOUTH: dict[str, dict[str, str]] = {
         "da": "En rådgiver er kommet ind i samtalen. Du kan skrive løs.",
         "en": "A counsellor has joined the conversation. Go ahead and write.",
     },
+    "another_counsellor_joined": {
+        "da": "En rådgiver mere er med i samtalen.",
+        "en": "One more counsellor has joined the conversation.",
+    },
+    "counsellor_left": {
+        "da": "Rådgiveren har forladt samtalen. Du er tilbage i køen – en anden rådgiver "
+        "kommer ind, så snart der er en ledig.",
+        "en": "The counsellor has left the conversation. You are back in the queue – another "
+        "counsellor will join as soon as one is free.",
+    },
+    "one_counsellor_left": {
+        "da": "En af rådgiverne har forladt samtalen. Du skriver stadig med en rådgiver.",
+        "en": "One of the counsellors has left the conversation. You are still writing with "
+        "a counsellor.",
+    },
     "waiting": {
         "da": "Du er i kø. En rådgiver kommer ind i samtalen, så snart der er en ledig.",
         "en": "You are in the queue. A counsellor will join as soon as one is free.",
     },
+    "transferred": {
+        "da": "Din samtale bliver sendt videre til en rådgiver i {kommune}. Bliv her – "
+        "der kommer en ind om lidt. Det, du har skrevet, kan den nye rådgiver læse.",
+        "en": "Your conversation is being passed on to a counsellor in {kommune}. Stay here – "
+        "someone will join shortly. The new counsellor can read what you have written.",
+    },
+    "hours_ending": {
+        "da": "Chatten lukker nu for i dag, men I har stadig {minutes} minutter til at "
+        "runde af. Du kan altid komme igen næste gang, vi har åbent.",
+        "en": "The chat is closing for today, but you still have {minutes} minutes to round "
+        "off. You are always welcome back next time we are open.",
+    },
+    "closed_hours": {
+        "da": "Chatten er lukket for i dag, og samtalen er slut. Tak fordi du skrev.",
+        "en": "The chat has closed for today, and the conversation has ended. Thank you "
+        "for writing.",
+    },
+    "closed_idle": {
+        "da": "Samtalen er slut, fordi ingen har skrevet i et stykke tid. Du er altid "
+        "velkommen til at starte en ny.",
+        "en": "The conversation has ended because nobody has written for a while. You are "
+        "always welcome to start a new one.",
+    },
+    "closed_unanswered": {
+        "da": "Vi nåede desværre ikke at svare dig denne gang. Prøv igen næste gang, vi har "
+        "åbent – eller brug numrene herunder, hvis du har brug for hjælp nu.",
+        "en": "Sorry, we did not manage to answer you this time. Please try again next time "
+        "we are open – or use the numbers below if you need help now.",
+    },
 }
 
-COUNSELLOR: dict[str, str] = {
-    "room_topic": (
-        "Anonym samtale fra ungechat · kanal: {kanal}. Den unge ser dig som »Rådgiver«. "
-        "Skriv !luk for at afslutte – så slettes samtalen."
-    ),
-    "room_name": "Samtale {short}",
-    "lobby_waiting": "🟡 Ny samtale venter · kanal: {kanal}{answers} · {link}",
-    "lobby_active": "🟢 Samtale i gang · kanal: {kanal}{answers} · {link}",
-    "lobby_closed": "⚪ Samtale afsluttet og slettet · kanal: {kanal}{answers}",
-    "claimed_hint": (
-        "Du har taget samtalen. Den unge får at vide, at en rådgiver er kommet ind – ikke hvem. "
-        "Skriv !luk [emne …] når I er færdige; så slettes samtalen."
-    ),
-    "closing": "Samtalen afsluttes og slettes nu.",
-    "unknown_command": "Ukendt kommando: {command}. Kommandoer: !luk (alias !close).",
-}
 
-
-def youth_text(key: str, lang: str = "da") -> str:
+def youth_text(key: str, lang: str = "da", **values: str) -> str:
     texts = YOUTH[key]
-    return texts.get(lang) or texts["da"]
+    return (texts.get(lang) or texts["da"]).format(**values)
+
+
+COUNSELLOR: dict[str, dict[str, str]] = {
+    "room_name": {"da": "Samtale {short}", "en": "Conversation {short}"},
+    "room_topic": {
+        "da": "Anonym samtale fra ungechat · kanal: {kanal}. Den unge ser dig kun som "
+        "»Rådgiver«. Skriv !hjælp for kommandoer, !luk [emner] for at afslutte.",
+        "en": "Anonymous ungechat conversation · channel: {kanal}. The young person sees you "
+        "only as »Counsellor«. Type !help for commands, !close [topics] to end it.",
+    },
+    "lobby_waiting": {
+        "da": "🟡 Ny samtale venter siden {since} · kanal: {kanal}{answers}",
+        "en": "🟡 New conversation waiting since {since} · channel: {kanal}{answers}",
+    },
+    "lobby_waiting_again": {
+        "da": "🟡 Samtalen venter igen (rådgiveren gik) · kanal: {kanal}{answers}",
+        "en": "🟡 Waiting again (the counsellor left) · channel: {kanal}{answers}",
+    },
+    "lobby_transferred_in": {
+        "da": "🟡 Samtale overført fra {origin} venter siden {since} · kanal: {kanal}{answers}",
+        "en": "🟡 Conversation transferred from {origin}, waiting since {since} · "
+        "channel: {kanal}{answers}",
+    },
+    "lobby_active": {
+        "da": "🟢 Samtale i gang (taget kl. {claimed}) · kanal: {kanal}{answers}",
+        "en": "🟢 Conversation in progress (taken at {claimed}) · channel: {kanal}{answers}",
+    },
+    "lobby_transferred_out": {
+        "da": "↪️ Samtale overført til {target} · kanal: {kanal}{answers}",
+        "en": "↪️ Conversation transferred to {target} · channel: {kanal}{answers}",
+    },
+    "lobby_held": {
+        "da": "🔒 Samtale {short} afsluttet og bevaret skrivebeskyttet til {until} "
+        "(underretning) · kanal: {kanal} · skriv !slet {short} her for at slette den før",
+        "en": "🔒 Conversation {short} ended and kept read-only until {until} (duty to "
+        "notify) · channel: {kanal} · type !delete {short} here to delete it sooner",
+    },
+    "lobby_closed": {
+        "da": "⚪ Samtale afsluttet og slettet · kanal: {kanal}{answers}",
+        "en": "⚪ Conversation ended and deleted · channel: {kanal}{answers}",
+    },
+    "open_link": {"da": "Åbn samtalen", "en": "Open the conversation"},
+    "ping_waiting": {
+        "da": "{mentions} – en ung venter på en rådgiver.",
+        "en": "{mentions} – a young person is waiting for a counsellor.",
+    },
+    "reminder_nobody_on_duty": {
+        "da": "{mentions} – en ung har ventet i {minutes} minutter, og ingen er på vagt. "
+        "Kan en af jer tage samtalen? (Skriv !vagt start her, når du er på vagt.)",
+        "en": "{mentions} – a young person has waited {minutes} minutes and nobody is on "
+        "duty. Can one of you take it? (Type !duty start here when you are on duty.)",
+    },
+    "claimed_hint": {
+        "da": "Du har taget samtalen. Den unge får at vide, at en rådgiver er kommet ind – "
+        "ikke hvem. Skriv !hjælp for kommandoer; !intern tekst er kun til jer rådgivere.",
+        "en": "You have taken the conversation. The young person is told a counsellor has "
+        "joined – not who. Type !help for commands; !note text is for counsellors only.",
+    },
+    "duty_started": {
+        "da": "✅ {who} er på vagt. På vagt nu: {count}.",
+        "en": "✅ {who} is on duty. On duty now: {count}.",
+    },
+    "duty_already": {
+        "da": "Du er allerede på vagt. På vagt nu: {count}.",
+        "en": "You are already on duty. On duty now: {count}.",
+    },
+    "duty_ended": {
+        "da": "👋 {who} er gået af vagt. På vagt nu: {count}.",
+        "en": "👋 {who} is off duty. On duty now: {count}.",
+    },
+    "duty_not_on": {
+        "da": "Du var ikke på vagt. På vagt nu: {count}.",
+        "en": "You were not on duty. On duty now: {count}.",
+    },
+    "duty_usage": {
+        "da": "Skriv !vagt start eller !vagt slut. På vagt nu: {count}.",
+        "en": "Type !duty start or !duty end. On duty now: {count}.",
+    },
+    "topics_unknown": {
+        "da": "Ukendt emne: {unknown}. Vælg blandt: {topics}.",
+        "en": "Unknown topic: {unknown}. Choose from: {topics}.",
+    },
+    "topics_added": {
+        "da": "Emner: {topics}. De gemmes anonymt, når samtalen lukkes.",
+        "en": "Topics: {topics}. They are saved anonymously when the conversation closes.",
+    },
+    "topics_usage": {
+        "da": "Skriv !emne og et eller flere emner: {topics}.",
+        "en": "Type !topic and one or more topics: {topics}.",
+    },
+    "closing": {
+        "da": "Samtalen afsluttes og slettes nu.",
+        "en": "The conversation is being ended and deleted now.",
+    },
+    "closing_held": {
+        "da": "Samtalen afsluttes. Den unge er ude, og rummet bevares skrivebeskyttet til "
+        "{until}. Skriv !slet {short} i Kø for at slette det før.",
+        "en": "The conversation is ending. The young person is out, and the room is kept "
+        "read-only until {until}. Type !delete {short} in Kø to delete it sooner.",
+    },
+    "hold_set": {
+        "da": "🔒 Samtalen bevares i {days} dage efter, den slutter (til {until}), så I kan "
+        "underrette. Den unge ser intet om det. Skriv !slet {short} i Kø for at slette "
+        "den før.",
+        "en": "🔒 The conversation will be kept {days} days after it ends (until {until}) so "
+        "you can notify. The young person sees nothing of this. Type !delete {short} in Kø "
+        "to delete it sooner.",
+    },
+    "hold_capped": {
+        "da": "Højst {max} dage er tilladt her; bevarer i {max} dage.",
+        "en": "At most {max} days are allowed here; keeping for {max} days.",
+    },
+    "hold_usage": {
+        "da": "Skriv !bevar [dage], fx !bevar 7 (højst {max}).",
+        "en": "Type !keep [days], e.g. !keep 7 (at most {max}).",
+    },
+    "delete_usage": {
+        "da": "Skriv !slet og samtalens korte id (fx !slet a1b2c3) for at slette en bevaret "
+        "samtale. Bevarede nu: {held}.",
+        "en": "Type !delete and the conversation's short id (e.g. !delete a1b2c3) to delete "
+        "a kept conversation. Kept now: {held}.",
+    },
+    "deleting": {
+        "da": "Samtale {short} slettes nu.",
+        "en": "Conversation {short} is being deleted now.",
+    },
+    "transfer_unknown": {
+        "da": "Ukendt kommune: {slug}. Du kan overføre til: {choices}.",
+        "en": "Unknown municipality: {slug}. You can transfer to: {choices}.",
+    },
+    "transfer_usage": {
+        "da": "Skriv !overfør og kommunens navn i linket, fx !overfør {example}. Mulige: "
+        "{choices}.",
+        "en": "Type !transfer and the municipality's link name, e.g. !transfer {example}. "
+        "Possible: {choices}.",
+    },
+    "transfer_started": {
+        "da": "↪️ Samtalen overføres til {target}. Deres rådgivere får den i deres kø; du "
+        "kan blive i rummet, til en af dem er kommet ind.",
+        "en": "↪️ The conversation is transferred to {target}. Their counsellors get it in "
+        "their queue; you may stay in the room until one of them has joined.",
+    },
+    "akut_sent": {
+        "da": "🚨 Dine kolleger på vagt har fået besked i personalerummet.",
+        "en": "🚨 Your colleagues on duty have been alerted in the staff room.",
+    },
+    "akut_alert": {
+        "da": "🚨 {mentions} – {who} har brug for hjælp nu i en samtale med en ung: {link}",
+        "en": "🚨 {mentions} – {who} needs help now in a conversation with a young person: {link}",
+    },
+    "nobody_on_duty": {"da": "(ingen på vagt)", "en": "(nobody on duty)"},
+    "not_here": {
+        "da": "!{command} virker {where}.",
+        "en": "!{command} works {where}.",
+    },
+    "where_conversation": {"da": "i en samtale", "en": "in a conversation"},
+    "where_lobby": {"da": "i Kø-rummet", "en": "in the Kø (queue) room"},
+    "unknown_command": {
+        "da": "Ukendt kommando: !{command}. Skriv !hjælp for at se alle kommandoer.",
+        "en": "Unknown command: !{command}. Type !help to see every command.",
+    },
+    "command_failed": {
+        "da": "Det gik galt (reference {reference}). Prøv igen, eller giv IT referencen.",
+        "en": "Something went wrong (reference {reference}). Try again, or give IT the reference.",
+    },
+    "help_title": {
+        "da": "Kommandoer (skriv dem som en besked; den unge ser dem aldrig):",
+        "en": "Commands (type them as a message; the young person never sees them):",
+    },
+}
+
+
+def counsellor_text(key: str, lang: str = "da", **values: object) -> str:
+    texts = COUNSELLOR[key]
+    return (texts.get(lang) or texts["da"]).format(**values)

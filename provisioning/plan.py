@@ -17,6 +17,11 @@ from bots.matrix.errors import NotFound
 from bots.matrix.links import HomeserverLink
 
 LOBBY_NAME = "Kø"
+STAFF_NAME = "Rådgivere – internt"
+STAFF_TOPIC = (
+    "Kun for rådgiverne. Her kalder !akut fra en samtale på kollegerne på vagt, når "
+    "nogen har brug for hjælp nu."
+)
 LOBBY_TOPIC = (
     "Her dukker nye samtaler op. Åbn linket i en besked for at gå ind i samtalen – "
     "den unge ser dig kun som »Rådgiver«."
@@ -26,7 +31,7 @@ LOBBY_TOPIC = (
 @dataclass(frozen=True)
 class Action:
     homeserver: str
-    kind: str  # create_space | create_lobby | invite
+    kind: str  # create_space | create_lobby | create_staff | invite
     slug: str
     target: str  # an alias or a user id
     detail: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -35,6 +40,7 @@ class Action:
         what = {
             "create_space": "create counsellor space",
             "create_lobby": "create lobby room",
+            "create_staff": "create staff room",
             "invite": "invite counsellor to space and lobby",
         }[self.kind]
         return f"[{self.homeserver}] {self.slug}: {what} {self.target}"
@@ -71,9 +77,14 @@ async def plan(config: Config, links: dict[str, HomeserverLink]) -> list[Action]
             actions.append(Action(link.id, "create_space", m.slug, space_alias))
         if lobby_id is None:
             actions.append(Action(link.id, "create_lobby", m.slug, lobby_alias))
+        staff_alias = reg.alias(reg.staff_alias_localpart(m.slug))
+        staff_id = await _resolve(link, staff_alias)
+        if staff_id is None:
+            actions.append(Action(link.id, "create_staff", m.slug, staff_alias))
         present = await _members(link, space_id) if space_id else set()
-        if lobby_id:
-            present &= await _members(link, lobby_id)
+        for room_id in (lobby_id, staff_id):
+            if room_id:
+                present &= await _members(link, room_id)
         actions += [
             Action(link.id, "invite", m.slug, user) for user in m.counsellors if user not in present
         ]
@@ -108,13 +119,19 @@ def _space_body(m: Municipality, alias_localpart: str) -> dict[str, Any]:
 
 
 def _lobby_body(
-    m: Municipality, alias_localpart: str, space_id: str, server: str
+    m: Municipality,
+    alias_localpart: str,
+    space_id: str,
+    server: str,
+    name: str = LOBBY_NAME,
+    topic: str = LOBBY_TOPIC,
 ) -> dict[str, Any]:
+    """A room in the counsellors' space that only members of the space may join."""
     return {
         "room_version": ROOM_VERSION,
         "room_alias_name": alias_localpart,
-        "name": LOBBY_NAME,
-        "topic": LOBBY_TOPIC,
+        "name": name,
+        "topic": topic,
         "visibility": "private",
         "preset": "private_chat",
         "creation_content": {"m.federate": True},
@@ -162,9 +179,24 @@ async def apply(config: Config, links: dict[str, HomeserverLink], actions: list[
             )
             child = {**space_child_content(reg.server_name), "order": "0"}
             await link.bot.put_state(space_id, "m.space.child", child, lobby_id)
+        elif action.kind == "create_staff":
+            space_id = await link.bot.resolve_alias(space_alias)
+            staff_id = await link.bot.create_room(
+                _lobby_body(
+                    m,
+                    reg.staff_alias_localpart(m.slug),
+                    space_id,
+                    reg.server_name,
+                    STAFF_NAME,
+                    STAFF_TOPIC,
+                )
+            )
+            child = {**space_child_content(reg.server_name), "order": "1"}
+            await link.bot.put_state(space_id, "m.space.child", child, staff_id)
         elif action.kind == "invite":
             space_id = await link.bot.resolve_alias(space_alias)
             lobby_id = await link.bot.resolve_alias(reg.alias(reg.lobby_alias_localpart(m.slug)))
-            for room_id in (space_id, lobby_id):
+            staff_id = await link.bot.resolve_alias(reg.alias(reg.staff_alias_localpart(m.slug)))
+            for room_id in (space_id, lobby_id, staff_id):
                 if action.target not in await _members(link, room_id):
                     await link.bot.invite(room_id, action.target)

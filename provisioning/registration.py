@@ -44,6 +44,9 @@ class Registration:
     def lobby_alias_localpart(self, slug: str) -> str:
         return f"{self.prefix}lobby_{slug}"
 
+    def staff_alias_localpart(self, slug: str) -> str:
+        return f"{self.prefix}staff_{slug}"
+
     def alias(self, localpart: str) -> str:
         return f"#{localpart}:{self.server_name}"
 

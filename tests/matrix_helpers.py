@@ -15,8 +15,10 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     JoinError,
+    RoomLeaveResponse,
     RoomMessageNotice,
     RoomMessageText,
+    RoomSendResponse,
     SyncResponse,
 )
 
@@ -80,17 +82,67 @@ class Counsellor:
         ):
             return r.status, await r.json(content_type=None)
 
-    async def space_children(self, space_id: str) -> list[str]:
+    async def space_children(self, space_id: str, name_prefix: str = "") -> list[str]:
+        """Rooms in a space as Element lists them (optionally only those named so)."""
         status, body = await self.request("GET", f"/_matrix/client/v1/rooms/{space_id}/hierarchy")
         assert status == 200, body
-        return [r["room_id"] for r in body["rooms"] if r["room_id"] != space_id]
+        return [
+            r["room_id"]
+            for r in body["rooms"]
+            if r["room_id"] != space_id and r.get("name", "").startswith(name_prefix)
+        ]
 
     async def join(self, room_id: str) -> None:
         resp = await self.client.join(room_id)
         assert not isinstance(resp, JoinError), f"join failed: {resp}"
 
-    async def say(self, room_id: str, body: str) -> None:
-        await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body})
+    async def say(self, room_id: str, body: str) -> str:
+        """Send a text; returns its event id."""
+        resp = await self.client.room_send(
+            room_id, "m.room.message", {"msgtype": "m.text", "body": body}
+        )
+        assert isinstance(resp, RoomSendResponse), resp
+        return resp.event_id
+
+    def sources(self, room_id: str) -> list[dict[str, Any]]:
+        """The raw message events seen in a room, in order."""
+        return [e.source for r, e in self.events if r == room_id]
+
+    def queue(self, room_id: str) -> dict[str, dict[str, Any]]:
+        """A lobby as Element shows it: each message (not thread replies or replies to
+        commands) with its latest edit applied, by original event id."""
+        current: dict[str, dict[str, Any]] = {}
+        for event in self.sources(room_id):
+            content = event.get("content", {})
+            relation = content.get("m.relates_to") or {}
+            if relation.get("rel_type") == "m.replace":
+                if relation.get("event_id") in current:
+                    current[relation["event_id"]] = content["m.new_content"]
+            elif not relation:
+                current[event["event_id"]] = content
+        return current
+
+    def replies_to(self, room_id: str, event_id: str) -> list[str]:
+        """Bodies of the bot's replies to one message (a command)."""
+        return [
+            e["content"]["body"]
+            for e in self.sources(room_id)
+            if (e["content"].get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id")
+            == event_id
+            and "rel_type" not in e["content"]["m.relates_to"]
+        ]
+
+    def thread(self, room_id: str, root: str) -> list[dict[str, Any]]:
+        return [
+            e["content"]
+            for e in self.sources(room_id)
+            if (e["content"].get("m.relates_to") or {}).get("rel_type") == "m.thread"
+            and e["content"]["m.relates_to"].get("event_id") == root
+        ]
+
+    async def leave(self, room_id: str) -> None:
+        resp = await self.client.room_leave(room_id)
+        assert isinstance(resp, RoomLeaveResponse), resp
 
 
 @dataclass

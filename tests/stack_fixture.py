@@ -16,8 +16,10 @@ import aiohttp
 import pytest
 
 from bots.config import Config, parse_config
-from bots.keys import CONVERSATIONS, TASKS
+from bots.events import EventRouter
+from bots.keys import CONVERSATIONS, ROUTER, TASKS
 from bots.lifecycle import Conversations
+from bots.maintenance import Maintenance
 from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
 from bots.service import running
 from bots.tasks import BackgroundTasks
@@ -36,6 +38,8 @@ class Stack:
     rooms: dict[str, MunicipalityRooms]
     counsellors: list[Counsellor]
     conversations: Conversations
+    maintenance: Maintenance
+    router: EventRouter
     tasks: BackgroundTasks
     synapse: Any
 
@@ -94,8 +98,18 @@ def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, 
                 "name": "Lukketby Kommune",
                 "homeserver": "local",
                 "opening_hours": {"weekly": {closed_day: ["10:00-11:00"]}},
-                "counsellors": [],
+                "counsellors": counsellors[:1],
                 "channels": ["facebook"],
+                "timeouts": {"hours_grace_minutes": 10},
+            },
+            {
+                "slug": "nordby",
+                "name": "Nordby Kommune",
+                "homeserver": "local",
+                "opening_hours": {"always_open": True},
+                "counsellors": counsellors[2:],
+                "channels": ["facebook", "plakat"],
+                "counsellor_language": "en",
             },
         ],
     }
@@ -104,7 +118,8 @@ def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, 
 @pytest.fixture(scope="session")
 async def stack(synapse: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     tmp: Path = tmp_path_factory.mktemp("bot")
-    users = [await synapse.new_user("raadgiver") for _ in range(2)]
+    # Counsellors 0 and 1 work for testby (0 also for lukketby), 2 for nordby.
+    users = [await synapse.new_user("raadgiver") for _ in range(3)]
     data = config_data(synapse, f"sqlite+aiosqlite:///{tmp / 'bot.db'}", [u[0] for u in users])
     config = parse_config(data, tmp)
     hs = config.homeservers["local"]
@@ -114,9 +129,12 @@ async def stack(synapse: Any, tmp_path_factory: pytest.TempPathFactory) -> Async
     rooms = {m.slug: await Directory().rooms(link, m.slug) for m in config.municipalities}
     await link.close()
     counsellors = [Counsellor(synapse.url, user_id, token) for user_id, _, token in users]
+    by_id = {c.user_id: c for c in counsellors}
+    for m in config.municipalities:  # accept the invitations, as a counsellor would
+        for user_id in m.counsellors:
+            for room_id in rooms[m.slug].all_ids():
+                await by_id[user_id].join(room_id)
     for c in counsellors:
-        for room_id in (rooms["testby"].space_id, rooms["testby"].lobby_id):
-            await c.join(room_id)
         await c.start()
     async with running(config, "127.0.0.1", synapse.bot_port) as (app, port):
         yield Stack(
@@ -127,6 +145,8 @@ async def stack(synapse: Any, tmp_path_factory: pytest.TempPathFactory) -> Async
             rooms=rooms,
             counsellors=counsellors,
             conversations=app[CONVERSATIONS],
+            maintenance=Maintenance(app[CONVERSATIONS]),
+            router=app[ROUTER],
             tasks=app[TASKS],
             synapse=synapse,
         )

@@ -11,7 +11,9 @@ import aiohttp
 import pytest
 
 from bots.db.models import State
+from bots.db.repo import utcnow
 from bots.lifecycle import Conversations
+from bots.maintenance import Maintenance
 from bots.signals import Signals
 from bots.tasks import BackgroundTasks
 from tests.matrix_helpers import Youth
@@ -81,7 +83,7 @@ async def test_restart_resumes_a_close_that_was_cut_off(stack: Stack, http: aioh
         Signals(),
         BackgroundTasks(),
     )
-    assert await fresh.resume() >= 1
+    assert await Maintenance(fresh).resume(utcnow()) >= 1
     assert (await fresh.repo.get(conv.id)).state == State.PURGED
     status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{conv.room_id}")
     assert status == 404
@@ -111,7 +113,7 @@ async def test_restart_cleans_up_a_setup_that_was_cut_off(stack: Stack):
         Signals(),
         BackgroundTasks(),
     )
-    await fresh.resume()
+    await Maintenance(fresh).resume(utcnow())
     assert (await fresh.repo.get(conv_id)).state == State.PURGED
     status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")
     assert status == 404

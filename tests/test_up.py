@@ -67,8 +67,9 @@ async def test_up_runs_the_whole_system_and_reuses_its_state(tmp_path: Path) -> 
                 youth = await Youth(stack["intake"], http).start("halsnaes", "plakat")
                 youth.listen()
                 await youth.send("Hej, er der nogen?")
-                children = await counsellor.space_children(halsnaes["space_id"])
-                conversation_rooms = [r for r in children if r != halsnaes["lobby_room_id"]]
+                conversation_rooms = await counsellor.space_children(
+                    halsnaes["space_id"], name_prefix="Samtale"
+                )
                 assert len(conversation_rooms) == 1
                 room_id = conversation_rooms[0]
                 await counsellor.join(room_id)

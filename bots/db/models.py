@@ -37,8 +37,10 @@ class State(enum.StrEnum):
     WAITING = "waiting"  # room exists, youth waits for a counsellor
     CLAIMING = "claiming"  # a counsellor joined; claim side effects not yet all done
     ACTIVE = "active"  # a counsellor is in the conversation
+    TRANSFERRING = "transferring"  # being handed to another municipality's counsellors
     CLOSING = "closing"  # stats row written; room and youth account being deleted
-    PURGED = "purged"  # nothing of it is left on the homeserver
+    HELD = "held"  # ended, youth out, room kept read-only for a duty to notify (`!bevar`)
+    PURGED = "purged"  # nothing of it is left on any homeserver
 
 
 class Outcome(enum.StrEnum):
@@ -87,14 +89,23 @@ class Conversation(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_activity_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    # Counsellors who have joined, in order (recorded, never guessed from member counts).
+    # Counsellors in the room now, in the order they came (recorded, never guessed from
+    # member counts); and homeserver ids besides `homeserver` that hold a copy of the
+    # room after a transfer, so closing purges it from every one of them.
     counsellors: Mapped[list[str]] = mapped_column(default=list)
+    homeservers: Mapped[list[str]] = mapped_column(default=list)
+    # When the youth last joined the queue (at the start, after a transfer, or when the
+    # counsellor left); the lobby shows it and the reminder counts from it.
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # What the youth page shows of the counsellors' side: typing until, and the last
     # youth message a counsellor has read. Written from the homeserver's ephemeral push.
     counsellor_typing_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     counsellor_read_event_id: Mapped[str | None] = mapped_column(String(255))
-    # The municipality the youth came to, when the conversation was transferred away.
+    # The municipality the youth came to, when the conversation was transferred away
+    # (it keeps the credit in the stats); and, while a transfer is being carried out,
+    # the municipality it is leaving.
     transferred_from: Mapped[str | None] = mapped_column(String(64))
+    previous_kommune: Mapped[str | None] = mapped_column(String(64))
     # Reminders already sent, so a restart does not send them twice.
     reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     hours_warned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -73,6 +73,13 @@ class SynapseAdmin:
                 raise RoomPurgeFailed(f"purge of {room_id} not done after {timeout} s")
             await asyncio.sleep(0.2)
 
+    async def deactivate_user(self, user_id: str) -> None:
+        """Deactivate without erasing: its messages stay readable to the room's members."""
+        with contextlib.suppress(NotFound):
+            await self._gw.request(
+                "POST", path(["v1", "deactivate", user_id], base=ADMIN), {"erase": False}
+            )
+
     async def erase_user(self, user_id: str) -> None:
         """Deactivate the account and erase its profile; its access tokens stop working."""
         with contextlib.suppress(NotFound):

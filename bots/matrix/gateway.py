@@ -96,8 +96,18 @@ class MatrixGateway:
     async def resolve_alias(self, alias: str) -> str:
         return (await self.request("GET", path(["directory", "room", alias])))["room_id"]
 
-    async def join(self, room_id: str, *, as_user: str | None = None) -> None:
-        await self.request("POST", path(["join", room_id]), {}, as_user=as_user)
+    async def join(
+        self, room_id: str, *, as_user: str | None = None, via: Sequence[str] = ()
+    ) -> None:
+        """Join; `via` names servers in the room when this homeserver is not (yet)."""
+        url = path(["join", room_id])
+        if via:
+            url += "?" + urlencode([("server_name", server) for server in via])
+        await self.request("POST", url, {}, as_user=as_user)
+
+    async def kick(self, room_id: str, user_id: str, reason: str = "") -> None:
+        body = {"user_id": user_id, "reason": reason} if reason else {"user_id": user_id}
+        await self.request("POST", path(["rooms", room_id, "kick"]), body)
 
     async def invite(self, room_id: str, user_id: str) -> None:
         await self.request("POST", path(["rooms", room_id, "invite"]), {"user_id": user_id})

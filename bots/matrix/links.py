@@ -38,7 +38,11 @@ class HomeserverLink:
 @dataclass(frozen=True)
 class MunicipalityRooms:
     space_id: str
-    lobby_id: str
+    lobby_id: str  # "Kø": the queue of conversations
+    staff_id: str  # the counsellors' own room, where `!akut` calls for help
+
+    def all_ids(self) -> tuple[str, str, str]:
+        return self.space_id, self.lobby_id, self.staff_id
 
 
 class NotProvisioned(RuntimeError):
@@ -46,7 +50,7 @@ class NotProvisioned(RuntimeError):
 
 
 class Directory:
-    """Finds a municipality's space and lobby by their stable aliases (set by provisioning)."""
+    """Finds a municipality's rooms by their stable aliases (set by provisioning)."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], MunicipalityRooms] = {}
@@ -58,7 +62,8 @@ class Directory:
             try:
                 space = await link.bot.resolve_alias(reg.alias(reg.space_alias_localpart(slug)))
                 lobby = await link.bot.resolve_alias(reg.alias(reg.lobby_alias_localpart(slug)))
+                staff = await link.bot.resolve_alias(reg.alias(reg.staff_alias_localpart(slug)))
             except NotFound as exc:
                 raise NotProvisioned(f"municipality {slug!r} is not provisioned") from exc
-            self._cache[key] = MunicipalityRooms(space, lobby)
+            self._cache[key] = MunicipalityRooms(space, lobby, staff)
         return self._cache[key]

@@ -100,7 +100,7 @@ async def provision_demo(
                 localpart = user_id[1:].split(":", 1)[0]
                 password = passwords.setdefault(user_id, secrets.token_urlsafe(12))
                 _, token = await synapse.register_user(localpart, password)
-                await _accept_invites(synapse.url, token, [rooms.space_id, rooms.lobby_id])
+                await _accept_invites(synapse.url, token, list(rooms.all_ids()))
                 counsellors.append({"user_id": user_id, "password": password})
             result[m.slug] = {
                 "name": m.name,

@@ -1,7 +1,10 @@
 """counsellor and youth side: duty, holds, transfers, reminders, typing and read marks, feedback
 
-Counsellors go on duty (`duty`), may keep a conversation after its end for the duty to
-notify (`hold_until`, counted as `held`), hand it to another municipality
+Counsellors go on duty (`duty`) and are recorded as they join (`counsellors`); a youth's
+place in the queue counts from `waiting_since`; a transfer to another homeserver records
+it in `homeservers` so closing purges every copy. Counsellors may keep a conversation
+after its end for the duty to notify (`hold_until`, counted as `held`), hand it to
+another municipality
 (`transferred_from` / `transferred_to`), and are reminded of waiting youths
 (`reminded_at`) and of the end of opening hours (`hours_warned_at`). The youth page shows
 when a counsellor types or has read (`counsellor_typing_until`, `counsellor_read_event_id`)
@@ -25,11 +28,14 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("conversations") as batch:
         batch.add_column(sa.Column("counsellors", sa.JSON(), nullable=False, server_default="[]"))
+        batch.add_column(sa.Column("homeservers", sa.JSON(), nullable=False, server_default="[]"))
+        batch.add_column(sa.Column("waiting_since", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(
             sa.Column("counsellor_typing_until", sa.DateTime(timezone=True), nullable=True)
         )
         batch.add_column(sa.Column("counsellor_read_event_id", sa.String(255), nullable=True))
         batch.add_column(sa.Column("transferred_from", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("previous_kommune", sa.String(64), nullable=True))
         batch.add_column(sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("hours_warned_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("hold_until", sa.DateTime(timezone=True), nullable=True))
@@ -37,6 +43,7 @@ def upgrade() -> None:
     # The default only fills rows that exist now; new rows get theirs from the code.
     with op.batch_alter_table("conversations") as batch:
         batch.alter_column("counsellors", server_default=None)
+        batch.alter_column("homeservers", server_default=None)
     with op.batch_alter_table("conversation_stats") as batch:
         batch.add_column(sa.Column("ended_by", sa.String(16), nullable=True))
         batch.add_column(sa.Column("transferred_to", sa.String(64), nullable=True))
@@ -73,9 +80,12 @@ def downgrade() -> None:
             "hold_until",
             "hours_warned_at",
             "reminded_at",
+            "previous_kommune",
             "transferred_from",
             "counsellor_read_event_id",
             "counsellor_typing_until",
+            "waiting_since",
+            "homeservers",
             "counsellors",
         ):
             batch.drop_column(column)

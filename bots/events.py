@@ -1,0 +1,89 @@
+"""From a homeserver's pushed event to the part of the bot it concerns.
+
+A conversation room's events may arrive from more than one homeserver once it has been
+transferred across the network; they are handled only as delivered by the homeserver
+that hosts the room, so nothing is done twice. A lobby's events are handled as
+delivered by the municipality's own homeserver.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bots.config import Municipality
+from bots.counsellor_commands import CounsellorCommands, Invocation
+from bots.db.models import State
+from bots.lifecycle import OPEN_STATES, Conversations
+from bots.matrix.links import HomeserverLink, NotProvisioned
+
+
+class EventRouter:
+    def __init__(self, convs: Conversations) -> None:
+        self.convs = convs
+        self.commands = CounsellorCommands(convs)
+
+    async def handle_event(self, link: HomeserverLink, event: dict[str, Any]) -> None:
+        room_id, sender = event.get("room_id"), event.get("sender")
+        content = event.get("content") or {}
+        event_id = event.get("event_id") or ""
+        if not isinstance(room_id, str) or not isinstance(sender, str):
+            return
+        if not isinstance(content, dict):
+            return
+        conv = await self.convs.repo.by_room(room_id)
+        if conv is not None and conv.homeserver != link.id:
+            return  # the hosting homeserver delivers it too
+        if event.get("type") == "m.room.member":
+            member, membership = event.get("state_key"), content.get("membership")
+            if conv is not None and isinstance(member, str) and isinstance(membership, str):
+                await self.convs.on_member(room_id, member, membership, event_id)
+            return
+        if event.get("type") != "m.room.message":
+            return
+        body = content.get("body")
+        if not isinstance(body, str) or "m.new_content" in content:
+            return  # edits are not new commands
+        if conv is not None:
+            if conv.state not in (*OPEN_STATES, State.HELD):
+                return
+            m = self.convs.config.municipality(conv.kommune)
+            if m is not None and sender != conv.youth_user_id:
+                inv = Invocation(sender, [], "", event_id, room_id, m, link, conv)
+                if await self.commands.handle(inv, body):
+                    return
+            if conv.state in OPEN_STATES:
+                await self.convs.on_message(conv, sender)
+            return
+        m = await self._lobby_of(link, room_id)
+        if m is not None:
+            await self.commands.handle(Invocation(sender, [], "", event_id, room_id, m, link), body)
+
+    async def _lobby_of(self, link: HomeserverLink, room_id: str) -> Municipality | None:
+        """The municipality whose lobby this is (aliases are resolved once and cached)."""
+        for m in self.convs.config.municipalities:
+            if m.homeserver != link.id:
+                continue
+            try:
+                rooms = await self.convs.directory.rooms(link, m.slug)
+            except NotProvisioned:
+                continue
+            if rooms.lobby_id == room_id:
+                return m
+        return None
+
+    async def handle_ephemeral(self, link: HomeserverLink, edu: dict[str, Any]) -> None:
+        """Typing and read receipts in a conversation room, from the counsellors."""
+        room_id, content = edu.get("room_id"), edu.get("content") or {}
+        if not isinstance(room_id, str) or not isinstance(content, dict):
+            return
+        if edu.get("type") == "m.typing":
+            typing = [u for u in content.get("user_ids") or [] if isinstance(u, str)]
+            counsellors = [u for u in typing if not self.convs.is_ours(u)]
+            await self.convs.on_counsellor_typing(room_id, bool(counsellors))
+        elif edu.get("type") == "m.receipt":
+            for event_id, kinds in content.items():
+                if not isinstance(kinds, dict):
+                    continue
+                readers = {**(kinds.get("m.read") or {}), **(kinds.get("m.read.private") or {})}
+                if any(not self.convs.is_ours(u) for u in readers):
+                    await self.convs.on_counsellor_read(room_id, event_id)

@@ -1,0 +1,169 @@
+"""The municipality's lobby ("Kø") reads as the current queue: one message per
+conversation, edited (`m.replace`) as the conversation moves on, never appended.
+
+Pings follow Element's push rules: `m.notice` never notifies (`.m.rule.suppress_notices`),
+so a message meant to ping is `m.text` with intentional mentions (`m.mentions`). The new
+conversation's message mentions the counsellors on duty once; its edits mention nobody.
+A reminder for a youth left waiting with nobody on duty goes in the message's thread, so
+the lobby's main timeline stays a queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+from bots.config import Municipality
+from bots.db.models import Conversation
+from bots.hours import COPENHAGEN
+from bots.matrix.links import Directory, HomeserverLink
+from bots.texts import counsellor_text
+
+
+def matrix_to(target: str, via: list[str] | None = None) -> str:
+    query = "?" + "&".join(f"via={server}" for server in via) if via else ""
+    return f"https://matrix.to/#/{target}{query}"
+
+
+def clock(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return "–"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(COPENHAGEN).strftime("%H.%M")
+
+
+def answers_text(conv: Conversation, m: Municipality, lang: str) -> str:
+    """' · Hvor har du hørt om chatten?: Facebook', with the configured labels."""
+    parts = []
+    for question in m.questions:
+        chosen = (conv.answers or {}).get(question.id)
+        label = next((o.label.get(lang) for o in question.options if o.id == chosen), None)
+        if label:
+            parts.append(f" · {question.text.get(lang)} {label}")
+    return "".join(parts)
+
+
+def conv_servers(conv: Conversation) -> list[str]:
+    """Server names of the room's own id, for room versions before 12."""
+    return [conv.room_id.split(":", 1)[1]] if conv.room_id and ":" in conv.room_id else []
+
+
+def mention_pills(user_ids: list[str]) -> tuple[str, str]:
+    plain = " ".join(user_ids)
+    rich = " ".join(f'<a href="{matrix_to(u)}">{html.escape(u)}</a>' for u in user_ids)
+    return plain, rich
+
+
+class Lobby:
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    def content(
+        self,
+        conv: Conversation,
+        m: Municipality,
+        link: HomeserverLink,
+        key: str,
+        *,
+        with_link: bool = True,
+        **extra: str,
+    ) -> dict[str, Any]:
+        lang = m.counsellor_language
+        text = counsellor_text(
+            key,
+            lang,
+            kanal=conv.kanal or "ukendt",
+            answers=answers_text(conv, m, lang),
+            since=clock(conv.waiting_since or conv.created_at),
+            claimed=clock(conv.claimed_at),
+            **extra,
+        )
+        rich = html.escape(text)
+        if with_link and conv.room_id:
+            # Room version 12 ids name no server: say where the room can be found.
+            via = sorted({link.registration.server_name, *conv_servers(conv)})
+            url = matrix_to(conv.room_id, via)
+            label = counsellor_text("open_link", lang)
+            text = f"{text} · {label}: {url}"
+            rich = f'{rich} · <a href="{html.escape(url)}">{html.escape(label)}</a>'
+        return {
+            "msgtype": "m.text",
+            "body": text,
+            "format": "org.matrix.custom.html",
+            "formatted_body": rich,
+        }
+
+    async def announce(
+        self,
+        conv: Conversation,
+        m: Municipality,
+        link: HomeserverLink,
+        *,
+        on_duty: list[str],
+        key: str = "lobby_waiting",
+        txn_id: str,
+        **extra: str,
+    ) -> str:
+        """The queue entry for a waiting conversation; pings whoever is on duty."""
+        rooms = await self.directory.rooms(link, m.slug)
+        content = self.content(conv, m, link, key, with_link=True, **extra)
+        content["m.mentions"] = {"user_ids": on_duty}
+        return await link.bot.send(rooms.lobby_id, "m.room.message", content, txn_id)
+
+    async def edit(
+        self,
+        conv: Conversation,
+        m: Municipality,
+        link: HomeserverLink,
+        event_id: str,
+        key: str,
+        *,
+        txn_id: str,
+        with_link: bool = True,
+        **extra: str,
+    ) -> None:
+        rooms = await self.directory.rooms(link, m.slug)
+        new = {**self.content(conv, m, link, key, with_link=with_link, **extra)}
+        new["m.mentions"] = {}  # an edit must not ping again
+        content = {
+            "msgtype": "m.text",
+            "body": f"* {new['body']}",
+            "format": "org.matrix.custom.html",
+            "formatted_body": f"* {new['formatted_body']}",
+            "m.new_content": new,
+            "m.mentions": {},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+        }
+        await link.bot.send(rooms.lobby_id, "m.room.message", content, txn_id)
+
+    async def ping_in_thread(
+        self,
+        m: Municipality,
+        link: HomeserverLink,
+        event_id: str,
+        users: list[str],
+        key: str,
+        *,
+        txn_id: str,
+        **extra: object,
+    ) -> None:
+        """A mention in the queue entry's thread: it pings, and the queue stays tidy."""
+        rooms = await self.directory.rooms(link, m.slug)
+        plain, rich = mention_pills(users)
+        lang = m.counsellor_language
+        content = {
+            "msgtype": "m.text",
+            "body": counsellor_text(key, lang, mentions=plain, **extra),
+            "format": "org.matrix.custom.html",
+            "formatted_body": counsellor_text(key, lang, mentions=rich, **extra),
+            "m.mentions": {"user_ids": users},
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": event_id,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": event_id},
+            },
+        }
+        await link.bot.send(rooms.lobby_id, "m.room.message", content, txn_id)

@@ -1,0 +1,421 @@
+"""The counsellors' side in Element, against a real Synapse: duty, the lobby as the queue,
+commands and their helpful refusals, notes that never reach the youth, more counsellors
+joining and leaving, idle and end-of-hours endings, reminders, transfers and holds.
+
+Counsellors 0 and 1 work for testby (0 also for lukketby), counsellor 2 for nordby
+(whose counsellors read English); see tests/stack_fixture.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bots.db.models import Conversation, ConversationStats, State
+from bots.db.repo import utcnow
+from tests.matrix_helpers import Counsellor, Youth
+from tests.stack_fixture import Stack
+
+pytestmark = pytest.mark.synapse
+
+
+async def wait_for_state(stack: Stack, conversation: str, *states: State) -> Conversation:
+    async with asyncio.timeout(30):
+        while True:
+            conv = await stack.conversations.repo.get(conversation)
+            if conv is not None and conv.state in states:
+                return conv
+            await asyncio.sleep(0.05)
+
+
+async def room_of(stack: Stack, youth: Youth) -> str:
+    conv = await stack.conversations.repo.get(youth.conversation)
+    assert conv is not None and conv.room_id
+    return conv.room_id
+
+
+async def command(c: Counsellor, room_id: str, text: str) -> list[str]:
+    """Send a command as Element would, and wait for the bot's reply to it."""
+    event_id = await c.say(room_id, text)
+    return await c.sync_until(lambda: c.replies_to(room_id, event_id))
+
+
+async def stats_row(stack: Stack, **where: Any) -> ConversationStats:
+    async with stack.conversations.sessions() as session:
+        rows = (await session.execute(select(ConversationStats))).scalars().all()
+    matching = [r for r in rows if all(getattr(r, k) == v for k, v in where.items())]
+    assert len(matching) == 1, [(r.kommune, r.topics, r.outcome) for r in rows]
+    return matching[0]
+
+
+def entry(c: Counsellor, lobby: str, room_id: str) -> Callable[[], str | None]:
+    """The lobby's current entry for a conversation: the message that first linked to
+    the room, with its latest edit applied (a closed entry no longer links to it)."""
+
+    def find() -> str | None:
+        for event in c.sources(lobby):
+            content = event["content"]
+            if "m.relates_to" not in content and room_id in content.get("formatted_body", ""):
+                return c.queue(lobby)[event["event_id"]]["body"]
+        return None
+
+    return find
+
+
+async def entry_becomes(c: Counsellor, lobby: str, room_id: str, start: str) -> str:
+    """Wait until the conversation's lobby entry starts with `start` (an emoji state)."""
+    current = entry(c, lobby, room_id)
+    await c.sync_until(lambda: (current() or "").startswith(start))
+    return current() or ""
+
+
+async def started(stack: Stack, http: aiohttp.ClientSession, kommune: str, **kw: Any) -> Youth:
+    youth = await Youth(stack.intake, http).start(kommune, **kw)
+    youth.listen()
+    return youth
+
+
+async def test_duty_and_the_lobby_as_the_queue(stack: Stack, http: aiohttp.ClientSession):
+    c0, c1 = stack.counsellors[:2]
+    lobby = stack.rooms["testby"].lobby_id
+    assert "er på vagt. På vagt nu: 1" in (await command(c0, lobby, "!vagt start"))[0]
+    assert "På vagt nu: 2" in (await command(c1, lobby, "!duty start"))[0]
+    assert "allerede på vagt" in (await command(c1, lobby, "!vagt start"))[0]
+    assert await stack.conversations.duty.count("testby") == 2
+
+    youths = [
+        await started(stack, http, "testby", kanal="plakat", answers={"heard_from": "facebook"}),
+        await started(stack, http, "testby", kanal="facebook"),
+        await started(stack, http, "testby", kanal="kort"),
+    ]
+    rooms = [await room_of(stack, y) for y in youths]
+    # Three entries, waiting, with channel and answers; each pinged those on duty once.
+    for room_id, kanal in zip(rooms, ["plakat", "facebook", "kort"], strict=True):
+        text = await entry_becomes(c0, lobby, room_id, "🟡")
+        assert f"kanal: {kanal}" in text and "venter siden" in text
+    first = entry(c0, lobby, rooms[0])() or ""
+    assert "Hvor har du hørt om chatten? Facebook" in first
+    originals = [e for e in c0.sources(lobby) if rooms[0] in e["content"].get("body", "")]
+    assert originals[0]["content"]["msgtype"] == "m.text"  # notices would not ping
+    assert sorted(originals[0]["content"]["m.mentions"]["user_ids"]) == sorted(
+        [c0.user_id, c1.user_id]
+    )
+
+    await c0.join(rooms[0])
+    await c1.join(rooms[1])
+    assert (await entry_becomes(c0, lobby, rooms[0], "🟢")).startswith("🟢 Samtale i gang")
+    await entry_becomes(c0, lobby, rooms[1], "🟢")
+    assert (entry(c0, lobby, rooms[2])() or "").startswith("🟡")  # still in the queue
+
+    await command(c0, rooms[0], "!luk familie")
+    closed = await entry_becomes(c0, lobby, rooms[0], "⚪")
+    assert "slettet" in closed and rooms[0] not in closed  # no link to a deleted room
+    assert await youths[1].end() == 200
+    assert await youths[2].end() == 200
+    await entry_becomes(c0, lobby, rooms[1], "⚪")
+    await entry_becomes(c0, lobby, rooms[2], "⚪")
+    # Every edit left the queue without a single new ping.
+    edits = [e["content"] for e in c0.sources(lobby) if "m.new_content" in e["content"]]
+    assert edits and all(e["m.mentions"] == {} for e in edits)
+
+    assert (await stats_row(stack, kommune="testby", kanal="plakat", topics=["familie"])).outcome
+    row = await stats_row(stack, kommune="testby", kanal="kort", outcome="left_while_waiting")
+    assert row.ended_by == "youth" and row.wait_seconds is None
+    assert "gået af vagt" in (await command(c0, lobby, "!vagt slut"))[0]
+    assert "På vagt nu: 0" in (await command(c1, lobby, "!vagt slut"))[0]
+    for youth in youths:
+        await youth.stop_listening()
+
+
+async def test_commands_help_and_refuse_kindly(stack: Stack, http: aiohttp.ClientSession):
+    c0 = stack.counsellors[0]
+    youth = await started(stack, http, "testby")
+    room_id = await room_of(stack, youth)
+    await c0.join(room_id)
+    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+
+    assert "Ukendt kommando: !flyv" in (await command(c0, room_id, "!flyv"))[0]
+    refused = (await command(c0, room_id, "!luk flyvemaskine"))[0]
+    assert "Ukendt emne: flyvemaskine" in refused and "ensomhed" in refused
+    assert (await stack.conversations.repo.get(youth.conversation)).state == State.ACTIVE
+    assert "skole, venner" in (await command(c0, room_id, "!emne skole venner"))[0]
+    help_text = (await command(c0, room_id, "!hjælp"))[0]
+    for bound in stack.router.commands.registry.commands:
+        assert f"!{bound.spec.name}" in help_text
+    assert "Kø" in (await command(c0, room_id, "!vagt start"))[0]  # works in the lobby
+    assert "!overfør" in (await command(c0, room_id, "!overfør"))[0]
+    assert "nordby" in (await command(c0, room_id, "!overfør atlantis"))[0]
+
+    await command(c0, room_id, "!luk")
+    await wait_for_state(stack, youth.conversation, State.PURGED)
+    row = await stats_row(stack, kommune="testby", topics=["skole", "venner"])
+    assert row.outcome == "answered" and row.ended_by == "counsellor"
+    await youth.stop_listening()
+
+
+async def test_english_for_counsellors_who_read_english(stack: Stack, http: aiohttp.ClientSession):
+    c2 = stack.counsellors[2]
+    lobby = stack.rooms["nordby"].lobby_id
+    assert "is on duty. On duty now: 1" in (await command(c2, lobby, "!duty start"))[0]
+    assert "Commands" in (await command(c2, lobby, "!help"))[0]
+    assert "On duty now: 0" in (await command(c2, lobby, "!duty end"))[0]
+
+
+async def test_only_counsellors_are_obeyed_and_notes_stay_inside(
+    stack: Stack, http: aiohttp.ClientSession
+):
+    c0 = stack.counsellors[0]
+    youth = await started(stack, http, "testby")
+    room_id = await room_of(stack, youth)
+    assert await youth.send("!luk") == 202  # a young person writing, not a command
+    await c0.join(room_id)
+    await c0.sync_until(lambda: "!luk" in c0.texts_in(room_id))
+    await c0.say(room_id, "!intern Den unge virker presset – bliv lidt på.")
+    await c0.say(room_id, "Hej, hvor godt du skriver.")
+    await youth.wait_for(lambda e: e.get("body") == "Hej, hvor godt du skriver.")
+    await wait_for_state(stack, youth.conversation, State.ACTIVE)  # not closed by "!luk"
+    assert youth.messages("youth") == ["!luk"]
+    assert not any("presset" in str(e) for e in youth.received)
+    assert not any(e.get("from") == "system" and "Ukendt" in e["body"] for e in youth.received)
+    assert await youth.end() == 200
+    await youth.stop_listening()
+
+
+async def test_more_counsellors_join_and_leave(stack: Stack, http: aiohttp.ClientSession):
+    c0, c1 = stack.counsellors[:2]
+    lobby = stack.rooms["testby"].lobby_id
+    youth = await started(stack, http, "testby")
+    room_id = await room_of(stack, youth)
+    await c0.join(room_id)
+    await youth.wait_for(lambda e: e.get("key") == "counsellor_joined")
+    await c1.join(room_id)
+    await youth.wait_for(lambda e: e.get("key") == "another_counsellor_joined")
+    await c1.leave(room_id)
+    await youth.wait_for(lambda e: e.get("key") == "one_counsellor_left")
+    assert (await stack.conversations.repo.get(youth.conversation)).state == State.ACTIVE
+    await c0.leave(room_id)
+    await youth.wait_for(lambda e: e.get("key") == "counsellor_left")
+    await youth.wait_for(lambda e: e == {"type": "status", "status": "waiting"})
+    assert "venter igen" in await entry_becomes(c1, lobby, room_id, "🟡 Samtalen venter igen")
+    await c1.join(room_id)
+    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    await youth.wait_for(
+        lambda _: sum(x.get("key") == "counsellor_joined" for x in youth.received) == 2
+    )
+    for event in youth.received:  # never a name or a Matrix id
+        assert "@" not in str(event.get("body", ""))
+    assert await youth.end() == 200
+    await youth.stop_listening()
+
+
+async def test_idle_conversations_end(stack: Stack, http: aiohttp.ClientSession):
+    c0 = stack.counsellors[0]
+    answered = await started(stack, http, "testby", kanal="facebook")
+    unanswered = await started(stack, http, "testby", kanal="kort")
+    await c0.join(await room_of(stack, answered))
+    await wait_for_state(stack, answered.conversation, State.ACTIVE)
+    later = utcnow() + dt.timedelta(minutes=31)
+    assert await stack.maintenance.run(later) >= 2
+    for youth in (answered, unanswered):
+        await youth.wait_for(lambda e: e == {"type": "status", "status": "closed"})
+        await wait_for_state(stack, youth.conversation, State.PURGED)
+    assert any(e.get("key") == "closed_idle" for e in answered.received)
+    assert any(e.get("key") == "closed_unanswered" for e in unanswered.received)
+    for youth, outcome in ((answered, "answered"), (unanswered, "unanswered")):
+        conv = await stack.conversations.repo.get(youth.conversation)
+        assert conv.ended_by == "idle" and conv.outcome == outcome
+        await youth.stop_listening()
+
+
+async def test_end_of_opening_hours_with_grace(stack: Stack, http: aiohttp.ClientSession):
+    """Lukketby is closed now; its conversations are started as if just before closing."""
+    c0 = stack.counsellors[0]
+    m = stack.config.municipality("lukketby")
+    assert m is not None and not m.opening_hours.is_open(utcnow())
+    convs = stack.conversations
+    talking_id, talking_token = await convs.start(m, "facebook", {})
+    waiting_id, waiting_token = await convs.start(m, None, {})
+    talking = Youth(stack.intake, http, conversation=talking_id, token=talking_token)
+    waiting = Youth(stack.intake, http, conversation=waiting_id, token=waiting_token)
+    talking.listen()
+    waiting.listen()
+    conv = await convs.repo.get(talking_id)
+    await c0.join(conv.room_id)
+    await wait_for_state(stack, talking_id, State.ACTIVE)
+
+    now = utcnow()
+    await stack.maintenance.run(now)
+    # Nobody had answered the waiting youth: told so at once, and closed.
+    await waiting.wait_for(lambda e: e.get("key") == "closed_unanswered")
+    await wait_for_state(stack, waiting_id, State.PURGED)
+    # The talking youth gets a kind word and ten minutes to round off.
+    warning = await talking.wait_for(lambda e: e.get("key") == "hours_ending")
+    assert "10 minutter" in warning["body"]
+    await stack.maintenance.run(now + dt.timedelta(minutes=5))
+    assert (await convs.repo.get(talking_id)).state == State.ACTIVE
+    await stack.maintenance.run(now + dt.timedelta(minutes=10, seconds=1))
+    await talking.wait_for(lambda e: e == {"type": "status", "status": "closed"})
+    closed = await wait_for_state(stack, talking_id, State.PURGED)
+    assert closed.ended_by == "hours" and closed.outcome == "answered"
+    for youth in (talking, waiting):
+        await youth.stop_listening()
+
+
+async def test_a_waiting_youth_with_nobody_on_duty_is_reminded(
+    stack: Stack, http: aiohttp.ClientSession
+):
+    c2 = stack.counsellors[2]
+    lobby = stack.rooms["nordby"].lobby_id
+    assert await stack.conversations.duty.count("nordby") == 0
+    youth = await started(stack, http, "nordby")
+    conv = await wait_for_state(stack, youth.conversation, State.WAITING)
+    await stack.maintenance.run(utcnow() + dt.timedelta(minutes=4))
+    await stack.maintenance.run(utcnow() + dt.timedelta(minutes=6))
+    await stack.maintenance.run(utcnow() + dt.timedelta(minutes=7))  # not twice
+    reminders = await c2.sync_until(lambda: c2.thread(lobby, conv.lobby_event_id))
+    await asyncio.sleep(0.5)
+    reminders = c2.thread(lobby, conv.lobby_event_id)
+    assert len(reminders) == 1
+    assert reminders[0]["msgtype"] == "m.text"
+    assert reminders[0]["m.mentions"] == {"user_ids": [c2.user_id]}
+    assert "nobody is on duty" in reminders[0]["body"]
+    assert await youth.end() == 200
+    await youth.stop_listening()
+
+
+async def test_transfer_to_another_municipality(stack: Stack, http: aiohttp.ClientSession):
+    c0, c2 = stack.counsellors[0], stack.counsellors[2]
+    youth = await started(stack, http, "testby", kanal="plakat")
+    room_id = await room_of(stack, youth)
+    await c0.join(room_id)
+    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    assert "Nordby Kommune" in (await command(c0, room_id, "!overfør nordby"))[0]
+    moved = await youth.wait_for(lambda e: e.get("key") == "transferred")
+    assert "Nordby" in moved["body"]
+    await wait_for_state(stack, youth.conversation, State.WAITING)
+    # Now in nordby's space and queue, out of testby's; the testby entry says where.
+    assert room_id in await c2.space_children(stack.rooms["nordby"].space_id)
+    assert room_id not in await c0.space_children(stack.rooms["testby"].space_id)
+    incoming = await entry_becomes(c2, stack.rooms["nordby"].lobby_id, room_id, "🟡")
+    assert "transferred from Testby Kommune" in incoming
+    assert "Nordby" in await entry_becomes(c0, stack.rooms["testby"].lobby_id, room_id, "↪️")
+
+    await c2.join(room_id)  # allowed through nordby's space
+    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    await c2.sync_until(lambda: "!overfør nordby" in c2.texts_in(room_id))  # history
+    await command(c2, room_id, "!close")
+    await wait_for_state(stack, youth.conversation, State.PURGED)
+    row = await stats_row(stack, kommune="testby", transferred_to="nordby")
+    assert row.outcome == "transferred" and row.kanal == "plakat"
+    await youth.stop_listening()
+
+
+async def test_a_transfer_cut_off_by_a_crash_is_finished(stack: Stack, http: aiohttp.ClientSession):
+    youth = await started(stack, http, "testby")
+    conv = await wait_for_state(stack, youth.conversation, State.WAITING)
+    # What `!overfør nordby` persists before its side effects, and then the process died.
+    assert await stack.conversations.repo.transition(
+        conv.id,
+        [State.WAITING],
+        State.TRANSFERRING,
+        kommune="nordby",
+        previous_kommune="testby",
+        transferred_from="testby",
+        last_activity_at=utcnow() - dt.timedelta(minutes=2),
+    )
+    assert await stack.maintenance.resume(utcnow(), stale_only=True) >= 1
+    await wait_for_state(stack, conv.id, State.WAITING)
+    await youth.wait_for(lambda e: e.get("key") == "transferred")
+    c2 = stack.counsellors[2]
+    assert conv.room_id in await c2.space_children(stack.rooms["nordby"].space_id)
+    assert await youth.end() == 200
+    await youth.stop_listening()
+
+
+async def test_a_hold_keeps_the_room_until_it_runs_out(stack: Stack, http: aiohttp.ClientSession):
+    c0 = stack.counsellors[0]
+    youth = await started(stack, http, "testby")
+    room_id = await room_of(stack, youth)
+    await c0.join(room_id)
+    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    assert await youth.send("Min stedfar slår mig.") == 202
+    capped = (await command(c0, room_id, "!bevar 365"))[0]
+    assert "Højst 14 dage" in capped and "14 dage" in capped
+    assert "3 dage" in (await command(c0, room_id, "!bevar 3"))[0]
+    assert "bevares skrivebeskyttet" in (await command(c0, room_id, "!luk vold familie"))[0]
+
+    held = await wait_for_state(stack, youth.conversation, State.HELD)
+    await youth.wait_for(lambda e: e == {"type": "status", "status": "closed"})
+    async with http.get(youth.url("events"), headers=youth.auth) as r:
+        assert r.status == 404  # the youth's token opens nothing any more
+    status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")
+    assert status == 200
+    status, user = await stack.admin("GET", f"/_synapse/admin/v2/users/{held.youth_user_id}")
+    assert user["deactivated"] is True
+    # Read-only for counsellors, who can still read what the youth wrote.
+    status, body = await c0.request(
+        "PUT",
+        f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t-{held.id}",
+        {"msgtype": "m.text", "body": "hej"},
+    )
+    assert status == 403, body
+    assert "Min stedfar slår mig." in c0.texts_in(room_id)
+    row = await stats_row(stack, kommune="testby", topics=["vold", "familie"])
+    assert row.held is True
+
+    await stack.maintenance.run(utcnow() + dt.timedelta(days=2))
+    assert (await stack.conversations.repo.get(held.id)).state == State.HELD
+    await stack.maintenance.run(utcnow() + dt.timedelta(days=3, minutes=1))
+    await wait_for_state(stack, held.id, State.PURGED)
+    status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")
+    assert status == 404
+    status, user = await stack.admin("GET", f"/_synapse/admin/v2/users/{held.youth_user_id}")
+    assert user["erased"] is True
+    await youth.stop_listening()
+
+
+async def test_delete_a_held_conversation_sooner(stack: Stack, http: aiohttp.ClientSession):
+    c0 = stack.counsellors[0]
+    lobby = stack.rooms["testby"].lobby_id
+    youth = await started(stack, http, "testby")
+    room_id = await room_of(stack, youth)
+    await c0.join(room_id)
+    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    await command(c0, room_id, "!bevar")
+    await command(c0, room_id, "!luk")
+    await wait_for_state(stack, youth.conversation, State.HELD)
+    short = youth.conversation[:6]
+    held_entry = await entry_becomes(c0, lobby, room_id, "🔒")
+    assert f"!slet {short}" in held_entry
+    assert short in (await command(c0, lobby, "!slet"))[0]  # lists what is kept
+    assert "slettes nu" in (await command(c0, lobby, f"!slet {short}"))[0]
+    await wait_for_state(stack, youth.conversation, State.PURGED)
+    status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")
+    assert status == 404
+    await youth.stop_listening()
+
+
+async def test_akut_alerts_colleagues_in_the_staff_room(stack: Stack, http: aiohttp.ClientSession):
+    c0, c1 = stack.counsellors[:2]
+    lobby, staff = stack.rooms["testby"].lobby_id, stack.rooms["testby"].staff_id
+    await command(c1, lobby, "!vagt start")
+    youth = await started(stack, http, "testby")
+    room_id = await room_of(stack, youth)
+    await c0.join(room_id)
+    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    assert "personalerummet" in (await command(c0, room_id, "!akut"))[0]
+    alerts = await c1.sync_until(
+        lambda: [e["content"] for e in c1.sources(staff) if room_id in e["content"]["body"]]
+    )
+    assert alerts[0]["msgtype"] == "m.text"
+    assert alerts[0]["m.mentions"] == {"user_ids": [c1.user_id]}
+    assert not any("🚨" in str(e) for e in youth.received)
+    await command(c1, lobby, "!vagt slut")
+    assert await youth.end() == 200
+    await youth.stop_listening()
