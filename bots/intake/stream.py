@@ -29,9 +29,10 @@ TEXT_TYPES = ("m.text", "m.notice", "m.emote")
 
 
 def status_of(conv: Conversation | None) -> str:
-    if conv is None or conv.state in (State.CLOSING, State.PURGED):
+    if conv is None or conv.state in (State.CLOSING, State.HELD, State.PURGED):
         return "closed"
-    return "waiting" if conv.state in (State.REQUESTED, State.WAITING) else "active"
+    queued = (State.REQUESTED, State.WAITING, State.TRANSFERRING)
+    return "waiting" if conv.state in queued else "active"
 
 
 def project(event: dict[str, Any], youth_user_id: str, bot_user_id: str) -> dict[str, Any] | None:
