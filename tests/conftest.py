@@ -1,4 +1,9 @@
-"""Fixtures shared by the tests: a real Synapse (`synapse`), and the bot running against
-it (`stack`, `http`)."""
+"""Fixtures shared by the tests: a real Synapse (`synapse`), the bot running against
+it (`stack`, `http`), and a federating network of three Synapses (`federation`)."""
 
-pytest_plugins = ["tests.synapse_fixture", "tests.stack_fixture", "tests.db_fixture"]
+pytest_plugins = [
+    "tests.synapse_fixture",
+    "tests.stack_fixture",
+    "tests.db_fixture",
+    "tests.federation_fixture",
+]

@@ -1,7 +1,11 @@
 """A real Synapse (from PyPI) as a subprocess on SQLite, loopback and a free port, for
 `ungechat up` and the integration tests. The state directory keeps the database, signing
 key, media and secrets across starts; homeserver.yaml is rewritten on every start (new
-port, current hardening). Synapse logs to STATE_DIR/homeserver.log."""
+port, current hardening). Synapse logs to STATE_DIR/homeserver.log.
+
+By default it does not federate at all. With `federation=FederationMode(...)`
+(deploy/local/network.py) it also listens with TLS on the port its server name
+`127.0.0.1:PORT` names, and federates with the network's servers only."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import hmac
 import secrets
 import signal
 import socket
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,8 @@ from typing import Any
 import aiohttp
 import yaml
 from signedjson.key import generate_signing_key, write_signing_keys
+
+from deploy.local.network import FederationMode
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 120.0
@@ -61,11 +68,15 @@ class LocalSynapse:
         app_service_config_files: list[Path],
         *,
         extra_config: dict[str, Any] | None = None,
+        federation: FederationMode | None = None,
     ) -> None:
+        if federation is not None:
+            federation.port_of(server_name)  # a bad server name fails here, not at start
         self.state_dir = state_dir.resolve()
         self.server_name = server_name
         self.app_service_config_files = [p.resolve() for p in app_service_config_files]
         self.extra_config = extra_config or {}
+        self.federation = federation
         self.config_path = self.state_dir / "homeserver.yaml"
         self.database_path = self.state_dir / "homeserver.db"
         self.log_path = self.state_dir / "homeserver.log"
@@ -73,10 +84,20 @@ class LocalSynapse:
         self.port = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._secrets: dict[str, str] = {}
+        self._federation_part: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     @property
     def url(self) -> str:
+        """The client API, plain HTTP on loopback (the bot and clients use this)."""
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def federation_url(self) -> str:
+        """In federation mode, the TLS listener that peers connect to (federation and
+        /_matrix/key only; its certificate is the network CA's)."""
+        if self.federation is None:
+            raise SynapseError(f"{self.server_name} does not federate")
+        return f"https://{self.server_name}"
 
     def config(self) -> dict[str, Any]:
         """The hardened homeserver.yaml for this start (secrets and port included)."""
@@ -134,6 +155,10 @@ class LocalSynapse:
             "rc_joins": {"local": FAST, "remote": FAST},
             "rc_invites": {"per_room": FAST, "per_user": FAST, "per_issuer": FAST},
         }
+        if self._federation_part is not None:
+            tls_listener, settings = self._federation_part
+            config["listeners"].append(tls_listener)
+            config.update(settings)
         return _merge(config, self.extra_config)
 
     def _prepare_state(self) -> None:
@@ -150,6 +175,12 @@ class LocalSynapse:
         self._secrets = {k: old.get(k) or secrets.token_urlsafe(32) for k in SECRET_KEYS}
         previous = (old.get("listeners") or [{}])[0].get("port")
         self.port = free_port(HOST, prefer=previous)
+        if self.federation is not None:
+            try:
+                part = self.federation.prepare(self.server_name, self.state_dir / "tls")
+            except OSError as e:
+                raise SynapseError(str(e)) from e
+            self._federation_part = part
         self.config_path.touch(mode=0o600, exist_ok=True)  # it holds the shared secret
         text = yaml.safe_dump(self.config(), sort_keys=False)
         self.config_path.write_text(text, encoding="utf-8")
@@ -178,19 +209,32 @@ class LocalSynapse:
                 raise SynapseError(f"Synapse not healthy in {START_TIMEOUT:.0f} s") from e
             raise
 
+    def _health_checks(self) -> list[tuple[str, ssl.SSLContext | None]]:
+        """Every listener's /health, the TLS one checked against the network's CA."""
+        checks: list[tuple[str, ssl.SSLContext | None]] = [(f"{self.url}/health", None)]
+        if self.federation is not None:
+            context = ssl.create_default_context(cafile=self.federation.ca.cert_path)
+            checks.append((f"{self.federation_url}/health", context))
+        return checks
+
     async def _wait_healthy(self) -> None:
         assert self._proc is not None
+        pending = self._health_checks()
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-            while True:
+            while pending:
                 if self._proc.returncode is not None:
                     raise SynapseError(
                         f"Synapse exited with {self._proc.returncode}; "
                         f"{self.log_path}:\n{self.log_tail()}"
                     )
+                url, context = pending[0]
                 try:
-                    async with http.get(f"{self.url}/health") as r:
+                    async with http.get(url, ssl=context or True) as r:
                         if r.status == 200:
-                            return
+                            pending.pop(0)
+                            continue
+                except aiohttp.ClientSSLError as e:  # would never get better by waiting
+                    raise SynapseError(f"{url}: TLS failed: {e}") from e
                 except (aiohttp.ClientError, TimeoutError):
                     pass
                 await asyncio.sleep(0.2)
