@@ -140,6 +140,18 @@ class Counsellor:
             and e["content"]["m.relates_to"].get("event_id") == root
         ]
 
+    async def history(self, room_id: str, limit: int = 200) -> list[str]:
+        """Message bodies from the room's history, oldest first, as Element shows them when
+        scrolling back (sync alone brings only the latest events of a newly joined room)."""
+        path = f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit={limit}"
+        status, body = await self.request("GET", path)
+        assert status == 200, body
+        return [
+            e["content"]["body"]
+            for e in reversed(body.get("chunk", []))
+            if e.get("type") == "m.room.message" and "body" in e.get("content", {})
+        ]
+
     async def leave(self, room_id: str) -> None:
         resp = await self.client.room_leave(room_id)
         assert isinstance(resp, RoomLeaveResponse), resp
