@@ -17,9 +17,12 @@ ungechat: anonymous chat counselling for young people, run by municipalities on 
 
   up               run everything locally (Synapse, bot, youth page, demo municipalities)
   run              run the bot and youth intake for a config file
+  init             write a starting config for one municipality
   provision        show (plan) or carry out (apply) what a config needs on its homeservers
+  links            the tagged youth links, QR codes, posters, cards and embed snippet
   db upgrade       bring the bot's database to the newest schema
   check-config     validate a config file without starting anything
+  stats            the quarterly report (HTML) and its figures (CSV, JSON)
 """
 
 
@@ -69,35 +72,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    from bots.matrix.links import HomeserverLink
-    from provisioning.plan import apply, plan
-    from provisioning.registration import homeserver_yaml_lines
+    from provisioning.command import provision
+
+    config = _load(Path(args.config))  # validated before any request
+    return asyncio.run(provision(config, args.action))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from provisioning.init import init
+
+    return init(
+        args.kommune,
+        Path(args.output),
+        admin_token=args.admin_token,
+        server_name=args.server_name,
+        homeserver_url=args.homeserver_url,
+        public_url=args.public_url,
+    )
+
+
+def cmd_links(args: argparse.Namespace) -> int:
+    from provisioning.campaign.material import listing, write_material
 
     config = _load(Path(args.config))
-
-    async def main() -> None:
-        links = {
-            hs_id: HomeserverLink.connect(hs_id, hs.url, hs.registration(), hs.admin_token)
-            for hs_id, hs in config.homeservers.items()
-        }
-        try:
-            actions = await plan(config, links)
-            if not actions:
-                print("no changes")
-            for action in actions:
-                print(("apply: " if args.action == "apply" else "plan:  ") + action.describe())
-            if args.action == "apply":
-                for hs_id, hs in config.homeservers.items():
-                    if hs.registration_file is not None:
-                        hs.registration().write(hs.registration_file)
-                        print(f"[{hs_id}] wrote {hs.registration_file}; add to homeserver.yaml:")
-                        print(homeserver_yaml_lines(hs.registration_file))
-                await apply(config, links, actions)
-        finally:
-            for link in links.values():
-                await link.close()
-
-    asyncio.run(main())
+    print(listing(config))
+    written = write_material(config, Path(args.output), print_sheets=not args.no_print)
+    print(f"Skrev / wrote {len(written)} files in {Path(args.output).resolve()}")
     return 0
 
 
@@ -120,6 +120,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return check_config(Path(args.file))
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from bots.stats.command import run_stats
+
+    return run_stats(_load(Path(args.config)), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ungechat", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
@@ -138,10 +144,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", required=True, help="config file (YAML)")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("init", help="write a starting config for one municipality")
+    p.add_argument("--kommune", required=True, help="the municipality's slug, e.g. halsnaes")
+    p.add_argument("-o", "--output", default="ungechat.yaml", help="file (default ungechat.yaml)")
+    p.add_argument("--admin-token", help="a Synapse admin access token (else a placeholder)")
+    p.add_argument("--server-name", help="the homeserver's server name (default SLUG.dk)")
+    p.add_argument("--homeserver-url", help="its client API (default https://matrix.SLUG.dk)")
+    p.add_argument("--public-url", help="the youth page's address (default https://chat.SLUG.dk)")
+    p.set_defaults(func=cmd_init)
+
     p = sub.add_parser("provision", help="plan or apply the homeserver objects a config needs")
     p.add_argument("action", choices=["plan", "apply"], help="plan: only show; apply: do it")
     p.add_argument("-c", "--config", required=True, help="config file (YAML)")
     p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("links", help="youth links, QR codes, print sheets and embed snippet")
+    p.add_argument("-c", "--config", required=True, help="config file (YAML)")
+    p.add_argument("-o", "--output", default="kampagne", help="folder (default ./kampagne)")
+    p.add_argument("--no-print", action="store_true", help="only links and QR codes, no PDFs")
+    p.set_defaults(func=cmd_links)
 
     p = sub.add_parser("db", help="database maintenance")
     p.add_argument("action", choices=["upgrade"], help="upgrade: migrate to the newest schema")
@@ -153,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate a config file; changes nothing")
     p.add_argument("file", help="config file (YAML)")
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("stats", help="the report and its figures for a period (quarter)")
+    from bots.stats.command import add_arguments as add_stats_arguments
+
+    add_stats_arguments(p)
+    p.set_defaults(func=cmd_stats)
     return parser
 
 

@@ -134,6 +134,9 @@ class Municipality:
     partners: tuple[str, ...] = ()
     timeouts: Timeouts = Timeouts()
     counsellor_language: str = "da"
+    fictional: bool = False  # a made-up municipality, not checked against the official list
+    campaign: Mapping[str, LocalText] = field(default_factory=dict)  # words on print material
+    campaign_color: str | None = None
 
     def youth_texts(self) -> dict[str, LocalText]:
         """The page's texts: the municipality's own words over the defaults."""
@@ -177,6 +180,25 @@ class Homeserver:
 
 
 @dataclass(frozen=True)
+class SparringRoom:
+    """A room where counsellors across municipalities spar (members resolved from config)."""
+
+    id: str
+    name: str
+    topic: str | None
+    homeserver: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MetricsListener:
+    """Where Prometheus scrapes the metrics: never the address young people use."""
+
+    host: str = "127.0.0.1"
+    port: int = 9102
+
+
+@dataclass(frozen=True)
 class Config:
     database: str
     listen_host: str
@@ -185,6 +207,8 @@ class Config:
     homeservers: Mapping[str, Homeserver]
     municipalities: tuple[Municipality, ...]
     starts_per_address_per_hour: int = 20
+    sparring_rooms: tuple[SparringRoom, ...] = ()
+    metrics: MetricsListener | None = None
 
     def municipality(self, slug: str) -> Municipality | None:
         return next((m for m in self.municipalities if m.slug == slug), None)
@@ -304,6 +328,9 @@ def _plain(error: jsonschema.ValidationError) -> str:
 
 def rule_problems(data: dict[str, Any]) -> Iterator[str]:
     """What the schema cannot check: references, uniqueness across entries, time ranges."""
+    from provisioning.config_rules import provisioning_problems
+
+    yield from provisioning_problems(data)
     homeservers = data["homeservers"]
     seen_slugs: set[str] = set()
     for i, m in enumerate(data["municipalities"]):
@@ -373,6 +400,25 @@ def _build(data: dict[str, Any], base_dir: Path) -> Config:
         starts_per_address_per_hour=(data.get("intake") or {}).get(
             "starts_per_address_per_hour", 20
         ),
+        sparring_rooms=tuple(_sparring_room(r, data) for r in data.get("sparring_rooms", [])),
+        metrics=MetricsListener(**data["metrics"]) if "metrics" in data else None,
+    )
+
+
+def _sparring_room(room: dict[str, Any], data: dict[str, Any]) -> SparringRoom:
+    chosen = room.get("municipalities", [])
+    members = [
+        user
+        for m in data["municipalities"]
+        if chosen == "all" or m["slug"] in chosen
+        for user in m.get("counsellors", [])
+    ]
+    return SparringRoom(
+        id=room["id"],
+        name=room["name"],
+        topic=room.get("topic"),
+        homeserver=room["homeserver"],
+        members=tuple(dict.fromkeys([*members, *room.get("counsellors", [])])),
     )
 
 
@@ -445,6 +491,13 @@ def _municipality(m: dict[str, Any]) -> Municipality:
         partners=tuple(m.get("partners", [])),
         timeouts=_timeouts(m.get("timeouts") or {}),
         counsellor_language=m.get("counsellor_language", "da"),
+        fictional=m.get("fictional", False),
+        campaign={
+            key: LocalText.parse(value)
+            for key, value in (m.get("campaign") or {}).items()
+            if key != "color"
+        },
+        campaign_color=(m.get("campaign") or {}).get("color"),
     )
 
 

@@ -32,6 +32,7 @@ from bots.lifecycle import Conversations
 from bots.maintenance import Maintenance
 from bots.matrix.links import HomeserverLink
 from bots.signals import Signals
+from bots.stats.metrics import METRICS, Metrics, metrics_listener, request_timer
 from bots.tasks import BackgroundTasks
 
 log = structlog.get_logger(__name__)
@@ -90,11 +91,12 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_app(config: Config) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[request_timer])
     app[CONFIG] = config
     app[SIGNALS] = Signals()
     app[RATE_LIMITER] = RateLimiter(max_starts=config.starts_per_address_per_hour)
-    app.cleanup_ctx.extend([database, homeservers, conversations])
+    app[METRICS] = Metrics([m.slug for m in config.municipalities])
+    app.cleanup_ctx.extend([database, homeservers, conversations, metrics_listener])
     app.add_subapp("/_matrix/app/v1", create_appservice_app())
     app.add_subapp("/api/v1", create_intake_app())
     add_page_routes(app)

@@ -1,202 +1,196 @@
-"""Declarative config → plan → apply, on each homeserver.
+"""Declarative config → plan, by reading each homeserver as the bot.
 
-The plan is computed by reading the homeserver; `apply` carries it out. The stable keys
-are room aliases in the bot's exclusive namespace (`#_<id>_space_<slug>`,
-`#_<id>_lobby_<slug>`), so a second apply finds what the first created and a failure
-midway is completed by the next apply.
+The plan lists every change `apply` would make: the registration file, rooms to create,
+names, topics, join rules and power levels to set, counsellors to invite, and former
+counsellors to remove, from the live conversation rooms too (restricted join is only
+checked when joining). Room aliases in the bot's exclusive namespace are the keys, so a
+second apply finds what the first made and a failure midway is completed by the next.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from bots.config import Config, Municipality
-from bots.conversation_room import ROOM_VERSION, space_child_content
-from bots.matrix.errors import NotFound
+from bots.config import Config
+from bots.matrix.errors import MatrixError, Unreachable
+from bots.matrix.gateway import path
 from bots.matrix.links import HomeserverLink
+from provisioning.actions import Action, Plan, merged_power_levels, power_level_changes
+from provisioning.apply import apply
+from provisioning.leftovers import leftovers
+from provisioning.registration import Registration, file_change
+from provisioning.rooms import RoomSpec, rooms_on
+from provisioning.state import RoomState, read_room, resolve
 
-LOBBY_NAME = "Kø"
-STAFF_NAME = "Rådgivere – internt"
-STAFF_TOPIC = (
-    "Kun for rådgiverne. Her kalder !akut fra en samtale på kollegerne på vagt, når "
-    "nogen har brug for hjælp nu."
-)
-LOBBY_TOPIC = (
-    "Her dukker nye samtaler op. Åbn linket i en besked for at gå ind i samtalen – "
-    "den unge ser dig kun som »Rådgiver«."
-)
+__all__ = ["Action", "Plan", "apply", "plan"]
 
 
-@dataclass(frozen=True)
-class Action:
-    homeserver: str
-    kind: str  # create_space | create_lobby | create_staff | invite
-    slug: str
-    target: str  # an alias or a user id
-    detail: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def describe(self) -> str:
-        what = {
-            "create_space": "create counsellor space",
-            "create_lobby": "create lobby room",
-            "create_staff": "create staff room",
-            "invite": "invite counsellor to space and lobby",
-        }[self.kind]
-        return f"[{self.homeserver}] {self.slug}: {what} {self.target}"
-
-
-async def _resolve(link: HomeserverLink, alias: str) -> str | None:
-    try:
-        return await link.bot.resolve_alias(alias)
-    except NotFound:
-        return None
+async def plan(config: Config, links: dict[str, HomeserverLink]) -> Plan:
+    result = Plan()
+    for hs_id, hs in config.homeservers.items():
+        if hs.registration_file is not None:
+            change = file_change(hs.registration(), hs.registration_file)
+            if change is not None:
+                target = str(hs.registration_file)
+                result.actions.append(Action(hs_id, "", "write_registration", "", target, change))
+        try:
+            actions, known = await _plan_homeserver(config, hs_id, links[hs_id])
+            result.actions += actions
+            result.leftovers[hs_id] = await leftovers(links[hs_id], known)
+        except MatrixError as exc:
+            result.problems[hs_id] = _explain(exc, hs.url)
+    return result
 
 
-async def _members(link: HomeserverLink, room_id: str) -> set[str]:
-    """Users who are joined or invited."""
-    url = f"/_matrix/client/v3/rooms/{room_id}/members"
-    events = (await link.bot.request("GET", url)).get("chunk", [])
-    return {
-        e["state_key"]
-        for e in events
-        if e.get("content", {}).get("membership") in ("join", "invite")
-    }
+def _explain(exc: MatrixError, url: str) -> str:
+    if isinstance(exc, Unreachable):
+        return f"cannot reach the homeserver at {url} ({exc.message})"
+    if exc.errcode == "M_UNKNOWN_TOKEN":
+        return (
+            "the homeserver does not know the bot's as_token yet: add the registration "
+            "file to homeserver.yaml (app_service_config_files) and restart Synapse"
+        )
+    return f"could not read the homeserver: {exc}"
 
 
-async def plan(config: Config, links: dict[str, HomeserverLink]) -> list[Action]:
-    actions: list[Action] = []
-    for m in config.municipalities:
-        link = links[m.homeserver]
-        reg = link.registration
-        space_alias = reg.alias(reg.space_alias_localpart(m.slug))
-        lobby_alias = reg.alias(reg.lobby_alias_localpart(m.slug))
-        space_id = await _resolve(link, space_alias)
-        lobby_id = await _resolve(link, lobby_alias)
-        if space_id is None:
-            actions.append(Action(link.id, "create_space", m.slug, space_alias))
-        if lobby_id is None:
-            actions.append(Action(link.id, "create_lobby", m.slug, lobby_alias))
-        staff_alias = reg.alias(reg.staff_alias_localpart(m.slug))
-        staff_id = await _resolve(link, staff_alias)
-        if staff_id is None:
-            actions.append(Action(link.id, "create_staff", m.slug, staff_alias))
-        present = await _members(link, space_id) if space_id else set()
-        for room_id in (lobby_id, staff_id):
-            if room_id:
-                present &= await _members(link, room_id)
-        actions += [
-            Action(link.id, "invite", m.slug, user) for user in m.counsellors if user not in present
-        ]
-    return actions
+async def _plan_homeserver(
+    config: Config, hs_id: str, link: HomeserverLink
+) -> tuple[list[Action], set[str]]:
+    """The steps for one homeserver, and the rooms the config accounts for there."""
+    reg = link.registration
+    # Reading an alias needs no token, so first make sure the homeserver knows the bot.
+    await link.bot.request("GET", path(["account", "whoami"]))
+    specs = rooms_on(config, hs_id)
+    ids = {spec.alias: await resolve(link, spec.alias) for spec in specs}
+    states = {spec.alias: await _read(link, ids[spec.alias]) for spec in specs}
+    every_counsellor = {user for m in config.municipalities for user in m.counsellors}
+    changes: list[Action] = []
+    for spec in specs:
+        parent_id = ids[spec.parent_alias] if spec.parent_alias else None
+        changes += _room_changes(hs_id, reg, spec, states[spec.alias], parent_id)
+    changes += child_links(hs_id, reg.server_name, specs, ids, states)
 
-
-def _space_body(m: Municipality, alias_localpart: str) -> dict[str, Any]:
-    return {
-        "room_version": ROOM_VERSION,
-        "room_alias_name": alias_localpart,
-        "name": f"{m.service_name} – rådgivere",
-        "topic": f"Ungerådgivernes rum i {m.name}. Nye samtaler ligger her som rum.",
-        "visibility": "private",
-        "preset": "private_chat",
-        "creation_content": {"type": "m.space", "m.federate": True},
-        "power_level_content_override": {
-            "events_default": 100,
-            "state_default": 100,
-            "invite": 100,
-            "kick": 100,
-            "ban": 100,
-            "redact": 100,
-        },
-        "initial_state": [
-            {
-                "type": "m.room.guest_access",
-                "state_key": "",
-                "content": {"guest_access": "forbidden"},
-            }
-        ],
-    }
-
-
-def _lobby_body(
-    m: Municipality,
-    alias_localpart: str,
-    space_id: str,
-    server: str,
-    name: str = LOBBY_NAME,
-    topic: str = LOBBY_TOPIC,
-) -> dict[str, Any]:
-    """A room in the counsellors' space that only members of the space may join."""
-    return {
-        "room_version": ROOM_VERSION,
-        "room_alias_name": alias_localpart,
-        "name": name,
-        "topic": topic,
-        "visibility": "private",
-        "preset": "private_chat",
-        "creation_content": {"m.federate": True},
-        "power_level_content_override": {
-            "events_default": 0,
-            "state_default": 100,
-            "invite": 100,
-            "kick": 100,
-            "ban": 100,
-            "redact": 100,
-        },
-        "initial_state": [
-            {
-                "type": "m.room.join_rules",
-                "state_key": "",
-                "content": {
-                    "join_rule": "restricted",
-                    "allow": [{"type": "m.room_membership", "room_id": space_id}],
-                },
-            },
-            {
-                "type": "m.room.guest_access",
-                "state_key": "",
-                "content": {"guest_access": "forbidden"},
-            },
-            {"type": "m.space.parent", "state_key": space_id, "content": {"via": [server]}},
-        ],
-    }
-
-
-async def apply(config: Config, links: dict[str, HomeserverLink], actions: list[Action]) -> None:
-    """Carry out a plan in order; every step can be repeated safely."""
-    for action in actions:
-        link = links[action.homeserver]
-        reg = link.registration
-        m = config.municipality(action.slug)
-        assert m is not None
-        space_alias = reg.alias(reg.space_alias_localpart(m.slug))
-        if action.kind == "create_space":
-            await link.bot.create_room(_space_body(m, reg.space_alias_localpart(m.slug)))
-        elif action.kind == "create_lobby":
-            space_id = await link.bot.resolve_alias(space_alias)
-            lobby_id = await link.bot.create_room(
-                _lobby_body(m, reg.lobby_alias_localpart(m.slug), space_id, reg.server_name)
+    # Removals come last, and the space last of all: its membership is the record of who
+    # was a counsellor here, so an interrupted apply still knows whom to remove.
+    stale = {spec.alias: _stale(spec, states[spec.alias], reg) for spec in specs}
+    kicks: list[Action] = []
+    for spec in specs:
+        if spec.role == "space":
+            group = [s for s in specs if s.scope == spec.scope]
+            leaving = {user for s in group for user in stale[s.alias]}
+            kicks += await _conversation_kicks(
+                link,
+                spec,
+                states[spec.alias],
+                {ids[s.alias] for s in group},
+                leaving,
+                every_counsellor,
             )
-            child = {**space_child_content(reg.server_name), "order": "0"}
-            await link.bot.put_state(space_id, "m.space.child", child, lobby_id)
-        elif action.kind == "create_staff":
-            space_id = await link.bot.resolve_alias(space_alias)
-            staff_id = await link.bot.create_room(
-                _lobby_body(
-                    m,
-                    reg.staff_alias_localpart(m.slug),
-                    space_id,
-                    reg.server_name,
-                    STAFF_NAME,
-                    STAFF_TOPIC,
-                )
-            )
-            child = {**space_child_content(reg.server_name), "order": "1"}
-            await link.bot.put_state(space_id, "m.space.child", child, staff_id)
-        elif action.kind == "invite":
-            space_id = await link.bot.resolve_alias(space_alias)
-            lobby_id = await link.bot.resolve_alias(reg.alias(reg.lobby_alias_localpart(m.slug)))
-            staff_id = await link.bot.resolve_alias(reg.alias(reg.staff_alias_localpart(m.slug)))
-            for room_id in (space_id, lobby_id, staff_id):
-                if action.target not in await _members(link, room_id):
-                    await link.bot.invite(room_id, action.target)
+            for s in sorted(group, key=lambda s: s.is_space):
+                kicks += [_kick(hs_id, s, user) for user in stale[s.alias]]
+        elif spec.role == "sparring":
+            kicks += [_kick(hs_id, spec, user) for user in stale[spec.alias]]
+    known = {room_id for room_id in ids.values() if room_id}
+    known |= {child for state in states.values() if state for child in state.children}
+    return changes + kicks, known
+
+
+async def _read(link: HomeserverLink, room_id: str | None) -> RoomState | None:
+    return await read_room(link, room_id) if room_id else None
+
+
+def _stale(spec: RoomSpec, state: RoomState | None, reg: Registration) -> list[str]:
+    """Joined or invited users the config no longer lists here."""
+    welcome = set(spec.members) | {bot for _, bot in spec.guest_bots}
+    present = state.present() if state else set()
+    return sorted(u for u in present if u not in welcome and not reg.owns_user(u))
+
+
+def _kick(hs_id: str, spec: RoomSpec, user: str) -> Action:
+    return Action(hs_id, spec.scope, "kick", spec.alias, user, f'remove {user} from "{spec.name}"')
+
+
+def _room_changes(
+    hs_id: str, reg: Registration, spec: RoomSpec, state: RoomState | None, parent_id: str | None
+) -> list[Action]:
+    def act(kind: str, text: str, target: str = "") -> Action:
+        return Action(hs_id, spec.scope, kind, spec.alias, target, text)
+
+    out: list[Action] = []
+    if state is None:
+        what = "space" if spec.is_space else "room"
+        out.append(act("create_room", f'create {what} "{spec.name}" ({spec.alias})'))
+    else:
+        if state.name != spec.name:
+            out.append(act("set_name", f'rename "{state.name}" → "{spec.name}"'))
+        if state.topic != spec.topic:
+            out.append(act("set_topic", f'set the topic of "{spec.name}": {spec.topic}'))
+        # A lobby whose space is still to be made must be pointed at the new space.
+        known = spec.parent_alias is None or parent_id is not None
+        if not known or state.join_rules != spec.join_rules(parent_id):
+            who = "members of the space" if spec.parent_alias else "invited members"
+            out.append(act("set_join_rules", f'only {who} may join "{spec.name}"'))
+        keep = {u for u in state.power_levels.get("users") or {} if reg.owns_user(u)}
+        wanted = merged_power_levels(state.power_levels, spec.power_levels, keep)
+        diff = power_level_changes(state.power_levels, wanted)
+        if diff:
+            out.append(act("set_power_levels", f'power levels in "{spec.name}": {diff}'))
+    present = state.present() if state else set()
+    membership = state.membership if state else {}
+    out += [
+        act("invite", f'invite {user} to "{spec.name}"', user)
+        for user in spec.members
+        if user not in present
+    ]
+    out += [
+        act("join", f'the bot of homeserver {guest_hs} ({bot}) joins "{spec.name}"', bot)
+        for guest_hs, bot in spec.guest_bots
+        if membership.get(bot) != "join"
+    ]
+    return out
+
+
+def child_links(
+    hs_id: str,
+    server_name: str,
+    specs: list[RoomSpec],
+    ids: dict[str, str | None],
+    states: dict[str, RoomState | None],
+) -> list[Action]:
+    """Lobby and staff room listed in their space (a room made just before an
+    interruption may not be yet)."""
+    out = []
+    for spec in specs:
+        if spec.parent_alias is None or ids[spec.alias] is None:
+            continue
+        space = states[spec.parent_alias]
+        child_id = ids[spec.alias]
+        if space is None or space.children.get(child_id or "") != spec.child_content(server_name):
+            text = f'list "{spec.name}" in the space'
+            out.append(Action(hs_id, spec.scope, "link_child", spec.parent_alias, spec.alias, text))
+    return out
+
+
+async def _conversation_kicks(
+    link: HomeserverLink,
+    space: RoomSpec,
+    state: RoomState | None,
+    own_rooms: set[str | None],
+    leaving: set[str],
+    every_counsellor: set[str],
+) -> list[Action]:
+    """Former counsellors in the space's live conversation rooms: those leaving this
+    municipality now, and local users who are no longer a counsellor anywhere (so a retry
+    after an interrupted apply still finds them once they have left the space)."""
+    if state is None:
+        return []
+    reg = link.registration
+    out: list[Action] = []
+    for room_id in sorted(set(state.children) - own_rooms):
+        room = await read_room(link, room_id)
+        if room is None:
+            continue
+        for user in sorted(room.present()):
+            former = user.endswith(f":{reg.server_name}") and user not in every_counsellor
+            if not reg.owns_user(user) and (user in leaving or former):
+                text = f'remove {user} from the live conversation "{room.name}" ({room_id})'
+                out.append(Action(link.id, space.scope, "kick", room_id, user, text))
+    return out

@@ -47,6 +47,9 @@ class Registration:
     def staff_alias_localpart(self, slug: str) -> str:
         return f"{self.prefix}staff_{slug}"
 
+    def sparring_alias_localpart(self, sparring_id: str) -> str:
+        return f"{self.prefix}sparring_{sparring_id}"
+
     def alias(self, localpart: str) -> str:
         return f"#{localpart}:{self.server_name}"
 
@@ -79,6 +82,26 @@ class Registration:
         path.touch(mode=0o600, exist_ok=True)
         path.write_text(yaml.safe_dump(self.as_dict(), sort_keys=False), encoding="utf-8")
         return path
+
+
+def file_change(registration: Registration, path: Path) -> str | None:
+    """What writing the registration would change, for the plan (None: it is up to date)."""
+    if not path.exists():
+        return f"write the registration file {path} (new)"
+    try:
+        current = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        current = None
+    if not isinstance(current, dict):
+        return f"write the registration file {path} (it cannot be read now)"
+    wanted = registration.as_dict()
+    changed = sorted(k for k in wanted.keys() | current.keys() if current.get(k) != wanted.get(k))
+    if not changed:
+        return None
+    return (
+        f"update the registration file {path} ({', '.join(changed)} changed; "
+        "restart Synapse afterwards)"
+    )
 
 
 def homeserver_yaml_lines(path: Path) -> str:

@@ -2,6 +2,7 @@
 
 Two municipalities: `testby` (always open, two counsellors) and `lukketby` (open one
 hour a week, three days from now, so it is closed during the test run).
+They are made up, so they are marked `fictional` (not checked against the official list).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, 
             {
                 "slug": "testby",
                 "name": "Testby Kommune",
+                "fictional": True,
                 "homeserver": "local",
                 "opening_hours": {"always_open": True},
                 "counsellors": counsellors,
@@ -96,6 +98,7 @@ def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, 
             {
                 "slug": "lukketby",
                 "name": "Lukketby Kommune",
+                "fictional": True,
                 "homeserver": "local",
                 "opening_hours": {"weekly": {closed_day: ["10:00-11:00"]}},
                 "counsellors": counsellors[:1],
@@ -105,6 +108,7 @@ def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, 
             {
                 "slug": "nordby",
                 "name": "Nordby Kommune",
+                "fictional": True,
                 "homeserver": "local",
                 "opening_hours": {"always_open": True},
                 "counsellors": counsellors[2:],

@@ -69,6 +69,7 @@ async def test_overflow_offers_an_open_partner_with_someone_on_duty(
     halsnaes = data["municipalities"][0]
     halsnaes["opening_hours"] = {"weekly": {"monday": ["18:00-21:00"]}}
     kbh = {**halsnaes, "slug": "kbh", "name": "Københavns Kommune", "service_name": "Ungechat KBH"}
+    kbh["fictional"] = True  # "kbh" is not an official slug (that is "koebenhavn")
     kbh["opening_hours"] = {"always_open": True}
     halsnaes["partners"] = ["kbh"]
     data["municipalities"].append(kbh)

@@ -1,10 +1,20 @@
-"""The intake API's answers to good and bad requests, in Matrix's error shape."""
+"""The intake API's answers to good and bad requests, in Matrix's error shape, checked
+against its OpenAPI file; the event stream's queue, typing and read marks with real
+counsellors on a real Synapse."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import aiohttp
 import pytest
+from sqlalchemy import select
 
+from bots.db.models import ConversationStats
+from bots.intake.pages import STATIC_DIR
+from tests.intake_helpers import conforms, on_duty, partners
+from tests.matrix_helpers import Youth
 from tests.stack_fixture import Stack
 
 pytestmark = pytest.mark.synapse
@@ -23,6 +33,62 @@ async def test_municipality_info(stack: Stack, http: aiohttp.ClientSession) -> N
     async with http.get(f"{stack.intake}/api/v1/kommuner/lukketby") as r:
         closed = await r.json()
     assert closed["open"] is False and closed["next_opening"] and closed["next_opening_text"]
+    conforms(info, "Municipality")
+    conforms(closed, "Municipality")
+    assert info["hours"] == [] and info["closes_at"] is None  # always open
+    assert closed["hours"] == [{"day": closed["hours"][0]["day"], "hours": "10–11"}]
+    assert closed["closes_at"] is None and closed["overflow"] is None
+    assert info["system"]["counsellor_joined"].startswith("En rådgiver er kommet ind")
+    assert "{kommune}" in info["system"]["transferred"]  # the page fills it in
+
+
+async def test_who_is_ready_and_which_partner_to_offer(stack: Stack, http: aiohttp.ClientSession):
+    url = f"{stack.intake}/api/v1/kommuner"
+    c0 = stack.counsellors[0].user_id
+    with partners(stack, "lukketby", ("testby",)):
+        async with http.get(f"{url}/lukketby") as r:
+            assert (await r.json())["overflow"] is None  # nobody on duty in testby
+        async with on_duty(stack, "testby", c0) as ready:
+            async with http.get(f"{url}/testby?lang=en") as r:
+                testby = await r.json()
+            async with http.get(f"{url}/lukketby") as r:
+                lukketby = await r.json()
+    assert testby["on_duty"] == ready >= 1
+    assert testby["overflow"] is None  # it answers itself
+    assert lukketby["overflow"] == {
+        "slug": "testby",
+        "name": "Testby Kommune",
+        "service_name": "Ungechat Testby",
+        "on_duty": ready,
+    }
+    conforms(lukketby, "Municipality")
+    async with http.get(f"{url}/lukketby") as r:
+        assert (await r.json())["overflow"] is None  # partners are back to none
+
+
+async def test_starting_at_a_partner(stack: Stack, http: aiohttp.ClientSession) -> None:
+    url = f"{stack.intake}/api/v1/conversations"
+    body = {"kommune": "testby", "kanal": "facebook", "overflow_from": "lukketby"}
+    async with http.post(url, json=body) as r:
+        assert r.status == 400
+        assert "not a partner of 'lukketby'" in (await r.json())["error"]
+    async with http.post(url, json={**body, "overflow_from": "atlantis"}) as r:
+        assert r.status == 404
+    with partners(stack, "lukketby", ("testby",)):
+        # The questions answered were lukketby's (it has none), not testby's.
+        answers = {"answers": {"heard_from": "plakat"}}
+        async with http.post(url, json={**body, **answers}) as r:
+            assert r.status == 400 and "unknown question" in (await r.json())["error"]
+        started = []
+        for kanal in ("facebook", "plakat"):  # plakat is testby's channel, not lukketby's
+            async with http.post(url, json={**body, "kanal": kanal}) as r:
+                assert r.status == 201
+                started.append(await r.json())
+    for data, kanal in zip(started, ("facebook", "ukendt"), strict=True):
+        conv = await stack.conversations.repo.get(data["conversation"])
+        assert conv is not None
+        assert (conv.kommune, conv.transferred_from, conv.kanal) == ("testby", "lukketby", kanal)
+        await Youth(stack.intake, http, data["conversation"], data["token"]).end()
 
 
 @pytest.mark.parametrize(
@@ -87,3 +153,106 @@ async def test_youth_page_is_served_with_a_strict_policy(stack: Stack, http: aio
         assert '<html lang="da"' in await r.text()
     async with http.get(f"{stack.intake}/k/atlantis") as r:
         assert r.status == 404
+
+
+async def test_typing_read_and_feedback(stack: Stack, http: aiohttp.ClientSession) -> None:
+    youth = await Youth(stack.intake, http).start("testby")
+    other = await Youth(stack.intake, http).start("testby")
+
+    async def call(method: str, what: str, body: object, who: Youth = youth) -> tuple[int, dict]:
+        headers = {**youth.auth, **(who.auth if who is not youth else {})}
+        async with http.request(method, youth.url(what), json=body, headers=headers) as r:
+            return r.status, await r.json()
+
+    assert (await call("PUT", "typing", {"typing": "yes"}))[0] == 400
+    assert await call("PUT", "typing", {"typing": True}) == (200, {})
+    assert await call("PUT", "typing", {"typing": False}) == (200, {})
+    assert (await call("PUT", "typing", {"typing": True}, other))[0] == 403
+    status, error = await call("POST", "read", {"id": "not-an-event"})
+    assert status == 400 and "'id'" in error["error"]
+    assert (await call("POST", "read", {"id": "$" + "x" * 300}))[0] == 400
+    status, error = await call("POST", "feedback", {"answer": "yes"})
+    assert status == 409 and error["errcode"] == "DK_UNGECHAT_NOT_ENDED"
+    status, error = await call("POST", "feedback", {"answer": "yes"}, other)
+    assert status == 403  # another youth's token learns nothing about this conversation
+
+    assert await youth.end() == 200
+    status, error = await call("PUT", "typing", {"typing": True})
+    assert status in (404, 409)  # ended; gone once deleted
+    status, error = await call("POST", "feedback", {"answer": "maybe"})
+    assert status == 400 and "yes, partly, no" in error["error"]
+    assert await call("POST", "feedback", {"answer": "partly"}) == (200, {"recorded": True})
+    status, error = await call("POST", "feedback", {"answer": "yes"})
+    assert status == 404  # once only
+    async with stack.conversations.sessions() as session:
+        rows = (await session.scalars(select(ConversationStats.feedback))).all()
+    assert "partly" in rows
+    await other.end()
+
+
+async def test_the_stream_carries_queue_typing_and_read(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """Two youths wait in nordby; its counsellor takes the first, types and reads."""
+    counsellor = stack.counsellors[2]
+    first = await Youth(stack.intake, http).start("nordby")
+    second = await Youth(stack.intake, http).start("nordby")
+    first.listen()
+    second.listen()
+    try:
+        ahead = await first.wait_for(lambda e: e["type"] == "queue")
+        behind = await second.wait_for(lambda e: e["type"] == "queue")
+        assert behind["position"] == ahead["position"] + 1
+        assert ahead["on_duty"] == await stack.conversations.duty.count("nordby")
+
+        conv = await stack.conversations.repo.get(first.conversation)
+        assert conv is not None and conv.room_id
+        await first.send("Hej")
+        await counsellor.join(conv.room_id)
+        await first.wait_for(lambda e: e == {"type": "status", "status": "active"})
+        # The one behind moves up while it waits.
+        await second.wait_for(lambda e: e["type"] == "queue" and e["position"] == ahead["position"])
+        await counsellor.client.room_typing(conv.room_id, True)
+        await first.wait_for(lambda e: e == {"type": "typing", "typing": True})
+        await counsellor.client.room_typing(conv.room_id, False)
+        await first.wait_for(lambda e: e == {"type": "typing", "typing": False})
+        hej = await first.wait_for(lambda e: e.get("from") == "youth")
+        await counsellor.client.room_read_markers(conv.room_id, hej["id"], hej["id"])
+        read = await first.wait_for(lambda e: e["type"] == "read")
+        assert read == {"type": "read", "id": hej["id"], "ts": hej["ts"]}
+        assert all(counsellor.user_id not in str(e) for e in first.received)
+        await first.end()
+        await first.wait_for(lambda e: e == {"type": "status", "status": "closed"})
+        assert first.received[-2:] == [
+            {"type": "ended", "by": "youth"},
+            {"type": "status", "status": "closed"},
+        ]
+        for event in first.received + second.received:
+            conforms(event, "StreamEvent")
+    finally:
+        await first.stop_listening()
+        await second.stop_listening()
+        await first.end()
+        await second.end()
+
+
+def test_the_page_with_its_scripts_and_styles_is_under_60_kb() -> None:
+    """Everything chat.html loads (from this origin only), uncompressed."""
+    html = (STATIC_DIR / "chat.html").read_text(encoding="utf-8")
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert {"/static/chat.js", "/static/chat.css"} <= set(assets)
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//', html)  # nothing from elsewhere
+    files = [STATIC_DIR / "chat.html", *(STATIC_DIR / Path(a).name for a in set(assets))]
+    total = sum(f.stat().st_size for f in files)
+    print(f"youth page: {total} bytes in {len(files)} files")
+    assert total < 60_000
+
+
+async def test_the_embed_script(stack: Stack, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{stack.intake}/embed.js") as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/javascript")
+        assert r.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+        assert "Set-Cookie" not in r.headers
+        script = await r.text()
+    assert 'getAttribute("data-kommune")' in script and 'getAttribute("data-kanal")' in script

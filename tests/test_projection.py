@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bots.conversation_room import power_levels
-from bots.intake.stream import project
+from bots.intake.projection import project
 
 YOUTH = "@_ungechat_ung_abc:ungechat.localhost"
 BOT = "@ungechat:ungechat.localhost"

@@ -48,7 +48,7 @@ async def test_up_runs_the_whole_system_and_reuses_its_state(tmp_path: Path) -> 
     proc, stack = await start_up(state_dir, log)
     try:
         assert set(stack) == {"homeserver", "intake", "admin_access_token", "municipalities"}
-        assert set(stack["municipalities"]) == {"halsnaes", "ringkobing-skjern"}
+        assert set(stack["municipalities"]) == {"halsnaes", "ringkoebing-skjern"}
         halsnaes = stack["municipalities"]["halsnaes"]
         assert set(halsnaes) == {"name", "youth_url", "space_id", "lobby_room_id", "counsellors"}
         printed = log.read_text()

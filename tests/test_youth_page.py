@@ -1,97 +1,23 @@
-"""The youth page in a real browser (Debian's Chromium, never a downloaded one), against
-the real intake and a real Synapse, with a counsellor as a real Matrix client.
-
-Screenshots go to test-artifacts/ so a person can look at what a young person sees.
+"""The youth page in a real browser (Debian's Chromium), against the real intake and a
+real Synapse, with counsellors as real Matrix clients (matrix-nio, doing what Element does).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import func, select
 
+from bots.db.models import ConversationStats
+from tests.browser_fixture import NEUTRAL, PHONE, Watched, browser, new_page, phone
+from tests.intake_helpers import on_duty, partners
 from tests.stack_fixture import Stack
 
+__all__ = ["browser", "phone"]  # fixtures used by name
 pytestmark = [pytest.mark.browser, pytest.mark.synapse]
-
-CHROMIUM = os.environ.get("UNGECHAT_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-PHONE = {"width": 360, "height": 740}
 NASTY = "<img src=x onerror=alert(1)><b>fed</b>"
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's chromium is missing at {CHROMIUM}")
-    playwright_api = pytest.importorskip("playwright.async_api")
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield browser
-        await browser.close()
-
-
-class Watched:
-    """A phone-sized page whose every request and console complaint is recorded."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.requests: list[str] = []
-        self.problems: list[str] = []
-        self.dialogs: list[str] = []
-        page.on("request", lambda r: self.requests.append(r.url))
-        page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
-        page.on(
-            "console",
-            lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None,
-        )
-
-        async def on_dialog(dialog: Any) -> None:
-            self.dialogs.append(dialog.message)
-            await dialog.dismiss()
-
-        page.on("dialog", on_dialog)
-
-    def foreign_requests(self, origin: str) -> list[str]:
-        return [u for u in self.requests if not same_origin(u, origin)]
-
-    async def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        await self.page.screenshot(path=str(ARTIFACTS / f"youth-{name}.png"), full_page=True)
-
-
-def same_origin(url: str, origin: str) -> bool:
-    a, b = urlsplit(url), urlsplit(origin)
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
-
-
-@pytest.fixture
-async def phone(browser: Any) -> AsyncIterator[Watched]:
-    context = await browser.new_context(
-        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="da-DK"
-    )
-    page = await context.new_page()
-    page.set_default_timeout(20_000)
-    watched = Watched(page)
-    yield watched
-    if watched.problems:  # shown with a failing test's output
-        print("browser problems:", *watched.problems, sep="\n  ")
-    await context.close()
 
 
 async def fits_narrow_phone(watched: Watched, name: str) -> None:
@@ -106,130 +32,248 @@ async def fits_narrow_phone(watched: Watched, name: str) -> None:
     await page.set_viewport_size(PHONE)
 
 
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('button, a, textarea, input')]
+  .filter(e => e.offsetParent !== null)
+  .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim()
+                 || (e.labels && [...e.labels].some(l => l.textContent.trim()))))
+  .map(e => e.outerHTML)"""
+
+
+async def every_control_is_named(page: Any) -> None:
+    """What a screen reader says for each visible control is not empty."""
+    assert await page.evaluate(UNNAMED_CONTROLS) == []
+
+
 async def message_texts(page: Any) -> list[str]:
     return await page.locator("#messages li .body").all_inner_texts()
 
 
+async def feedback_count(stack: Stack, answer: str) -> int:
+    async with stack.conversations.sessions() as session:
+        query = select(func.count()).where(ConversationStats.feedback == answer)
+        return await session.scalar(query) or 0
+
+
+async def credited_to_lukketby(stack: Stack) -> int:
+    """Answered conversations from lukketby's links that testby's counsellors took."""
+    async with stack.conversations.sessions() as session:
+        query = select(func.count()).where(
+            ConversationStats.kommune == "lukketby",
+            ConversationStats.transferred_to == "testby",
+            ConversationStats.outcome == "transferred",
+        )
+        return await session.scalar(query) or 0
+
+
 async def test_a_whole_conversation_on_a_phone(stack: Stack, phone: Watched) -> None:
     page = phone.page
-    await page.goto(f"{stack.intake}/k/testby?kanal=plakat")
-    await page.locator("#open-status.is-open").wait_for()
-    assert "Du er anonym" in await page.locator(".promise").inner_text()
-    assert await page.locator("#quick-exit").is_visible()
-    await page.get_by_text("Hvad gemmer vi?").tap()
-    assert "cookies" in await page.locator("#privacy-text").inner_text()
-    assert await page.locator("#start").is_hidden()  # the question comes first
-    await phone.shot("1-intro")
-    await fits_narrow_phone(phone, "1-intro")
-
-    # The question is answered with one tap; then Start.
-    assert await page.get_by_role("button", name="Spring over").is_visible()
-    await page.get_by_role("button", name="En plakat").tap()
-    await page.locator(".answered").get_by_text("En plakat").wait_for()
-    await phone.shot("2-answered")
-    async with page.expect_response(
-        lambda r: r.url.endswith("/api/v1/conversations") and r.request.method == "POST"
-    ) as started:
-        await page.get_by_role("button", name="Start chatten").tap()
-    response = await started.value
-    assert response.status == 201
-    assert response.request.post_data_json == {
-        "kommune": "testby",
-        "kanal": "plakat",
-        "answers": {"heard_from": "plakat"},
-    }
-    conversation = (await response.json())["conversation"]
-
-    await page.locator("#waiting").wait_for()
-    assert "Du er i kø" in await page.locator("#waiting").inner_text()
-    first = "Hej. Jeg ved ikke helt, hvordan jeg skal starte."
-    await page.locator("#input").fill(first)
-    await page.locator("#input").press("Enter")
-    await page.locator("#messages .from-youth:not(.is-pending)").get_by_text(first).wait_for()
-    assert await page.locator("#input").input_value() == ""
-    # Shift+Enter makes a new line instead of sending.
-    await page.locator("#input").press("Shift+Enter")
-    assert await page.locator("#input").input_value() == "\n"
-    await page.locator("#input").fill("")
-    await phone.shot("3-waiting")
-
-    # The counsellor finds it in the municipality's space, joins and answers.
-    conv = await stack.conversations.repo.get(conversation)
-    assert conv is not None and conv.room_id
-    room_id = conv.room_id
     counsellor = stack.counsellors[0]
-    assert room_id in await counsellor.space_children(stack.rooms["testby"].space_id)
-    await counsellor.join(room_id)
-    await counsellor.sync_until(lambda: first in counsellor.texts_in(room_id))
-    reply = "Hej, godt du skriver. Tag den tid, du har brug for."
-    await counsellor.say(room_id, reply)
+    async with on_duty(stack, "testby", counsellor.user_id) as ready:
+        await page.goto(f"{stack.intake}/k/testby?kanal=plakat")
+        await page.locator("#open-status.is-open").wait_for()
+        # One page view is counted, with its channel and language.
+        assert phone.api_calls("/api/v1/kommuner/testby") == [
+            f"{stack.intake}/api/v1/kommuner/testby?lang=da&kanal=plakat&view=1"
+        ]
+        status = await page.locator("#open-status").inner_text()
+        assert "Åben nu" in status
+        assert f"{ready} rådgiver{'e' if ready > 1 else ''} er klar" in status
+        assert "Du er helt anonym" in await page.locator(".promise").inner_text()
+        assert await page.locator("#quick-exit").is_visible()
+        await page.get_by_text("Hvad gemmer vi?").tap()
+        privacy = await page.locator(".promise details").inner_text()
+        assert "cookies" in privacy and "IP-adresse" in privacy
+        assert await page.locator("#start").is_hidden()  # the question comes first
+        await every_control_is_named(page)
+        await phone.shot("1-intro")
+        await fits_narrow_phone(phone, "1-intro")
 
-    bubble = page.locator("#messages .from-counsellor").filter(has_text=reply)
-    await bubble.wait_for()
-    assert await bubble.locator(".who").inner_text() == "Rådgiver"
-    assert counsellor.user_id not in await page.locator("body").inner_text()
-    await page.locator("#messages .from-system").get_by_text("En rådgiver er kommet ind").wait_for()
-    await page.locator("#chat-status.is-active").wait_for()
-    assert await page.locator("#waiting").is_hidden()
+        # The question is answered with one tap; then Start.
+        assert await page.get_by_role("button", name="Spring over").is_visible()
+        await page.get_by_role("button", name="En plakat").tap()
+        await page.locator(".answered").get_by_text("En plakat").wait_for()
+        async with page.expect_response(
+            lambda r: r.url.endswith("/api/v1/conversations") and r.request.method == "POST"
+        ) as started:
+            await page.get_by_role("button", name="Start chatten").tap()
+        response = await started.value
+        assert response.status == 201
+        assert response.request.post_data_json == {
+            "kommune": "testby",
+            "kanal": "plakat",
+            "answers": {"heard_from": "plakat"},
+        }
+        conversation = (await response.json())["conversation"]
 
-    # A counsellor's message is text, never markup.
-    await counsellor.say(room_id, NASTY)
-    nasty = page.locator("#messages .from-counsellor .body").filter(has_text="onerror")
-    await nasty.wait_for()
-    assert await nasty.text_content() == NASTY
-    assert await page.locator("#messages img, #messages b").count() == 0
-    assert phone.dialogs == []
+        # Waiting: the place in the queue and how many are ready, as the roster counts them.
+        conv = await stack.conversations.repo.get(conversation)
+        assert conv is not None and conv.room_id
+        position = await stack.conversations.duty.queue_position(conv)
+        waiting = page.locator("#waiting")
+        expected = "Du er den næste i køen." if position == 1 else f"nummer {position} i køen"
+        await waiting.get_by_text(expected).wait_for()
+        assert "er klar" in await waiting.inner_text()
+        first = "Hej. Jeg ved ikke helt, hvordan jeg skal starte."
+        await page.locator("#input").fill(first)
+        await page.locator("#input").press("Enter")
+        await page.locator("#messages .from-youth:not(.is-pending)").get_by_text(first).wait_for()
+        assert await page.locator("#input").input_value() == ""
+        # Shift+Enter makes a new line instead of sending.
+        await page.locator("#input").press("Shift+Enter")
+        assert await page.locator("#input").input_value() == "\n"
+        await page.locator("#input").fill("")
+        await phone.shot("3-waiting")
 
-    second = "Det handler om min far."
-    await page.locator("#input").fill(second)
-    await page.get_by_role("button", name="Send", exact=True).tap()
-    await counsellor.sync_until(lambda: second in counsellor.texts_in(room_id))
-    await page.locator("#messages .from-youth:not(.is-pending)").get_by_text(second).wait_for()
-    expected = [first, reply, NASTY, second]
-    assert [t for t in await message_texts(page) if t] == expected
-    await phone.shot("4-chat")
-    await fits_narrow_phone(phone, "4-chat")
+        # The counsellor finds it in the municipality's space, joins, types and answers.
+        room_id = conv.room_id
+        assert room_id in await counsellor.space_children(stack.rooms["testby"].space_id)
+        await counsellor.join(room_id)
+        await counsellor.sync_until(lambda: first in counsellor.texts_in(room_id))
+        system = page.locator("#messages .from-system")
+        await system.get_by_text("En rådgiver er kommet ind").wait_for()
+        await page.locator("#chat-status.is-active").wait_for()
+        assert await waiting.is_hidden()
+        await counsellor.client.room_typing(room_id, True)
+        await page.get_by_text("Rådgiveren skriver …").wait_for()
+        await phone.shot("4-typing")
+        reply = "Hej, godt du skriver. Tag den tid, du har brug for."
+        reply_id = await counsellor.say(room_id, reply)
+        await counsellor.client.room_typing(room_id, False)
+        bubble = page.locator("#messages .from-counsellor").filter(has_text=reply)
+        await bubble.wait_for()
+        assert await bubble.locator(".who").inner_text() == "Rådgiver"
+        assert counsellor.user_id not in await page.locator("body").inner_text()
+        await page.locator("#typing.on").wait_for(state="detached")
 
-    # A reload of the tab resumes the same conversation, each message once.
-    await page.reload()
-    await page.locator("#messages .from-youth").get_by_text(second).wait_for()
-    await page.locator("#chat-status.is-active").wait_for()
-    await asyncio.sleep(1)  # let any duplicate arrive, if one were coming
-    assert await message_texts(page) == expected
-    assert await page.locator("#messages .from-system").count() == 1
-    assert await page.evaluate("Object.keys(localStorage).length") == 0
-    assert await page.evaluate("document.cookie") == ""
-    await phone.shot("5-reloaded")
+        # The page marks the reply read as the youth; the counsellor's client shows it.
+        youth = conv.youth_user_id
+        room = counsellor.client.rooms[room_id]
+        await counsellor.sync_until(
+            lambda: getattr(room.read_receipts.get(youth), "event_id", None) == reply_id
+        )
+        # The counsellor reads the youth's message: "Læst" under it.
+        mine = page.locator("#messages .from-youth").filter(has_text=first)
+        assert await page.locator("#messages .is-read").count() == 0
+        first_id = next(e.event_id for r, e in counsellor.events if e.body == first)
+        await counsellor.client.room_read_markers(room_id, first_id, first_id)
+        await page.locator("#messages .from-youth.is-read").filter(has_text=first).wait_for()
+        assert "Læst" in await mine.locator(".meta").evaluate(
+            "m => getComputedStyle(m, '::after').content"
+        )
 
-    # The counsellor closes it; the page says it is over and deleted, and forgets it.
-    await counsellor.say(room_id, "!luk")
-    await page.get_by_text("Samtalen er slut og slettet.").wait_for()
-    assert await page.locator("#messages li").count() == 0
-    assert await page.evaluate("sessionStorage.length") == 0
-    assert await page.get_by_role("button", name="Start en ny samtale").is_visible()
-    await phone.shot("6-closed")
+        # A counsellor's message is text, never markup.
+        await counsellor.say(room_id, NASTY)
+        nasty = page.locator("#messages .from-counsellor .body").filter(has_text="onerror")
+        await nasty.wait_for()
+        assert await nasty.text_content() == NASTY
+        assert await page.locator("#messages img, #messages b").count() == 0
+        assert phone.dialogs == []
+
+        # The youth types: the counsellor's client shows it; sending ends it.
+        second = "Det handler om min far."
+        await page.locator("#input").press_sequentially("Det handler", delay=20)
+        await counsellor.sync_until(lambda: youth in room.typing_users)
+        await page.locator("#input").fill(second)
+        await page.get_by_role("button", name="Send", exact=True).tap()
+        await counsellor.sync_until(lambda: second in counsellor.texts_in(room_id))
+        await counsellor.sync_until(lambda: youth not in room.typing_users)
+        await page.locator("#messages .from-youth:not(.is-pending)").get_by_text(second).wait_for()
+        await every_control_is_named(page)
+        assert await page.locator("#messages[role=log][aria-live=polite]").count() == 1
+        expected_texts = [first, reply, NASTY, second]
+        assert [t for t in await message_texts(page) if t] == expected_texts
+        await phone.shot("5-chat")
+        await fits_narrow_phone(phone, "5-chat")
+
+        # A reload of the tab resumes the same conversation, each message once, no new view.
+        await page.reload()
+        await page.locator("#messages .from-youth").get_by_text(second).wait_for()
+        await page.locator("#chat-status.is-active").wait_for()
+        await page.locator("#messages .from-youth.is-read").filter(has_text=first).wait_for()
+        await asyncio.sleep(1)  # let any duplicate arrive, if one were coming
+        assert await message_texts(page) == expected_texts
+        assert await page.locator("#messages .from-system").count() == 1
+        assert len(phone.api_calls("/api/v1/kommuner/testby")) == 2
+        assert all("view=" not in u for u in phone.api_calls("/api/v1/kommuner/testby")[1:])
+        assert await page.evaluate("Object.keys(localStorage).length") == 0
+        assert await page.evaluate("document.cookie") == ""
+
+        # The youth ends it; then one tap says whether it helped, into the anonymous stats.
+        answered_yes = await feedback_count(stack, "yes")
+        await page.get_by_role("button", name="Afslut samtalen").tap()
+        await page.get_by_text("Vil du afslutte samtalen?").wait_for()
+        await page.get_by_role("button", name="Ja, afslut").tap()
+        await page.get_by_text("Du har afsluttet samtalen.").wait_for()
+        assert await page.locator("#messages li").count() == 0  # gone from the screen too
+        assert await page.locator("#composer").is_hidden()
+        await page.get_by_text("Fik du hjælp?").wait_for()
+        await phone.shot("6-feedback")
+        await page.reload()  # the token is kept until the question is answered
+        await page.get_by_text("Fik du hjælp?").wait_for()
+        await page.get_by_role("button", name="Ja", exact=True).tap()
+        await page.get_by_text("Tak for dit svar").wait_for()
+        assert await feedback_count(stack, "yes") == answered_yes + 1
+        assert await page.evaluate("sessionStorage.getItem('ungechat:testby')") is None
 
     assert "!luk" not in await page.locator("body").inner_text()
     assert phone.foreign_requests(stack.intake) == []
     assert phone.problems == []
 
 
-async def test_the_youth_ends_it_and_can_start_over(stack: Stack, phone: Watched) -> None:
-    page = phone.page
-    await page.goto(f"{stack.intake}/k/testby?kanal=facebook&lang=en")
-    await page.get_by_role("button", name="Skip").tap()
-    await page.get_by_role("button", name="Start the chat").tap()
-    await page.get_by_text("You are in the queue").wait_for()
-    await page.get_by_role("button", name="End the conversation").tap()
-    await page.get_by_text("Do you want to end the conversation?").wait_for()
-    await phone.shot("7-confirm-end-en")
-    await page.get_by_role("button", name="Yes, end it").tap()
-    await page.get_by_text("The conversation is over and deleted.").wait_for()
-    assert await page.evaluate("sessionStorage.length") == 0
-    await page.get_by_role("button", name="Start a new conversation").tap()
-    await page.get_by_role("button", name="Skip").wait_for()
-    assert phone.foreign_requests(stack.intake) == []
-    assert phone.problems == []
+async def test_english_by_the_browser_language_and_a_counsellor_who_leaves(
+    stack: Stack, browser: Any
+) -> None:
+    watched = await new_page(browser, locale="en-GB")
+    page = watched.page
+    counsellor = stack.counsellors[1]
+    try:
+        await page.goto(f"{stack.intake}/k/testby?kanal=facebook")
+        await page.get_by_role("button", name="Skip").tap()
+        await page.get_by_role("button", name="Start the chat").tap()
+        await page.get_by_text("You can write meanwhile").wait_for()
+        assert await page.locator("html").get_attribute("lang") == "en"
+        # Ended while waiting: nobody answered, so no "did you get help?", token gone.
+        await page.get_by_role("button", name="End the conversation").tap()
+        await page.get_by_text("Do you want to end the conversation?").wait_for()
+        await watched.shot("7-confirm-end-en")
+        await page.get_by_role("button", name="Yes, end it").tap()
+        await page.get_by_text("You ended the conversation.").wait_for()
+        assert await page.locator("#feedback").is_hidden()
+        assert await page.evaluate("sessionStorage.getItem('ungechat:testby')") is None
+
+        # Again: a counsellor joins and leaves; the bot's Danish notices show in English.
+        await page.get_by_role("button", name="Start a new conversation").tap()
+        async with page.expect_response(lambda r: r.url.endswith("/conversations")) as started:
+            await page.get_by_role("button", name="Skip").tap()
+            await page.get_by_role("button", name="Start the chat").tap()
+        conv = await stack.conversations.repo.get(
+            (await (await started.value).json())["conversation"]
+        )
+        assert conv is not None and conv.room_id
+        await counsellor.join(conv.room_id)
+        await page.get_by_text("A counsellor has joined the conversation.").wait_for()
+        await page.locator("#chat-status.is-active").wait_for()
+        await counsellor.leave(conv.room_id)
+        await page.get_by_text("The counsellor has left the conversation.").wait_for()
+        await page.locator("#waiting").get_by_text("in the queue").wait_for()
+        assert await page.locator("#chat-status").inner_text() == "Waiting for a counsellor …"
+        await watched.shot("11-counsellor-left-en")
+        await page.get_by_role("button", name="End the conversation").tap()
+        await page.get_by_role("button", name="Yes, end it").tap()
+        await page.get_by_text("Did you get help?").wait_for()  # a counsellor took part
+        await page.get_by_role("button", name="Start a new conversation").tap()
+        await page.get_by_role("button", name="Skip").wait_for()
+        assert await page.evaluate("sessionStorage.getItem('ungechat:testby')") is None
+
+        # Switching language replaces the page: nothing is added to the history.
+        depth = await page.evaluate("history.length")
+        await page.get_by_role("link", name="Dansk").tap()
+        await page.get_by_role("button", name="Spring over").wait_for()
+        assert await page.evaluate("history.length") == depth
+        assert watched.foreign_requests(stack.intake) == []
+        assert watched.problems == []
+    finally:
+        await page.context.close()
 
 
 async def test_closed_municipality_and_quick_exit(stack: Stack, phone: Watched) -> None:
@@ -239,23 +283,87 @@ async def test_closed_municipality_and_quick_exit(stack: Stack, phone: Watched) 
     info = await page.evaluate("fetch('/api/v1/kommuner/lukketby').then(r => r.json())")
     assert info["open"] is False and info["next_opening_text"]
     closed_box = await page.locator("#closed-box").inner_text()
-    assert "lukket" in closed_box and info["next_opening_text"] in closed_box
-    assert await page.locator("#help-box").is_visible()
+    assert "lukket" in closed_box
+    assert f"Den åbner igen {info['next_opening_text']}." in closed_box
+    # The weekly hours, as the config has them (one hour on one day).
+    day, hours = info["hours"][0]["day"], info["hours"][0]["hours"]
+    assert hours == "10–11"
+    assert day.capitalize() in closed_box and hours in closed_box
     assert "112" in await page.locator("#help-box").inner_text()
-    start = page.locator("#start")
-    assert await start.is_hidden() or await start.is_disabled()
+    assert await page.locator("#help-box a[href='tel:112']").count() == 1
+    assert await page.locator("#start").is_hidden()
     assert await page.locator("#questions .option").count() == 0
     await phone.shot("8-closed-municipality")
     await fits_narrow_phone(phone, "8-closed-municipality")
+
+    # "Luk siden hurtigt" is the first thing the keyboard reaches, and it replaces the
+    # page: the chat leaves no entry to go back to.
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "quick-exit"
+    depth = await page.evaluate("history.length")
+    await page.get_by_role("button", name="Luk siden hurtigt").tap()
+    await page.wait_for_url(f"{NEUTRAL}**")
+    assert await page.evaluate("history.length") == depth
+
+    # Escape twice does the same, from anywhere on the page.
+    await page.goto(f"{stack.intake}/k/testby")
+    await page.locator("#open-status").wait_for()
+    depth = await page.evaluate("history.length")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("Escape")
+    await page.wait_for_url(f"{NEUTRAL}**")
+    assert await page.evaluate("history.length") == depth
     assert phone.foreign_requests(stack.intake) == []
     assert phone.problems == []
 
-    # "Luk siden hurtigt" replaces the page: the chat leaves no entry to go back to.
-    await page.route(
-        "https://www.dr.dk/**",
-        lambda route: route.fulfill(status=200, content_type="text/html", body="<p>DR</p>"),
-    )
-    depth = await page.evaluate("history.length")
-    await page.get_by_role("button", name="Luk siden hurtigt").tap()
-    await page.wait_for_url("https://www.dr.dk/**")
-    assert await page.evaluate("history.length") == depth
+
+async def test_a_closed_chat_offers_its_open_partner(stack: Stack, phone: Watched) -> None:
+    page = phone.page
+    counsellor = stack.counsellors[0]
+    before = await credited_to_lukketby(stack)
+    with partners(stack, "lukketby", ("testby",)):
+        async with on_duty(stack, "testby", counsellor.user_id):
+            await page.goto(f"{stack.intake}/k/lukketby?kanal=facebook")
+            offer = page.locator("#overflow")
+            await offer.wait_for()
+            assert (
+                "Lukketby Kommunes chat er lukket lige nu, men Testby Kommunes chat er åben"
+                in await offer.inner_text()
+            )
+            assert await page.locator("#closed-box").is_visible()  # still says when it opens
+            await phone.shot("9-overflow")
+            async with page.expect_response(
+                lambda r: r.url.endswith("/api/v1/conversations") and r.request.method == "POST"
+            ) as started:
+                await page.get_by_role("button", name="Chat med Testby Kommune").tap()
+            response = await started.value
+            assert response.status == 201
+            body = response.request.post_data_json
+            assert body["kommune"] == "testby" and body["overflow_from"] == "lukketby"
+            conv = await stack.conversations.repo.get((await response.json())["conversation"])
+            assert conv is not None and conv.room_id
+            assert (conv.kommune, conv.transferred_from, conv.kanal) == (
+                "testby",
+                "lukketby",
+                "facebook",
+            )
+            assert await page.locator("#service-name").inner_text() == "Ungechat Testby"
+
+            # Testby's counsellor answers, says goodbye and closes it.
+            await counsellor.join(conv.room_id)
+            await page.locator("#chat-status.is-active").wait_for()
+            goodbye = "Pas godt på dig selv. Du er altid velkommen igen."
+            await counsellor.say(conv.room_id, goodbye)
+            await page.locator("#messages .from-counsellor").get_by_text(goodbye).wait_for()
+            await counsellor.say(conv.room_id, "!luk")
+            await page.get_by_text("Rådgiveren har afsluttet samtalen.").wait_for()
+            # The goodbye stays to be read; nothing more can be sent.
+            last_words = page.locator("#messages .from-counsellor").get_by_text(goodbye)
+            assert await last_words.is_visible()
+            assert await page.locator("#composer").is_hidden()
+            assert await page.get_by_text("Fik du hjælp?").is_visible()
+            await phone.shot("10-closed-by-counsellor")
+    # Counted for the municipality whose link brought the youth; testby answered.
+    assert await credited_to_lukketby(stack) == before + 1
+    assert phone.foreign_requests(stack.intake) == []
+    assert phone.problems == []

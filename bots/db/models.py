@@ -163,3 +163,16 @@ class AppserviceTransaction(Base):
     handled_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+
+
+class PageView(Base):
+    """Youth-page visits counted per municipality, channel and local day: a count only,
+    nothing per visit or per person, no time finer than the day (see bots/stats/views.py)."""
+
+    __tablename__ = "page_views"
+
+    kommune: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A configured channel, or "ukendt" for none or a tag the municipality does not use.
+    kanal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    date: Mapped[dt.date] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,10 +2,12 @@
 
 The browser holds no Matrix credential: this handler reads the room as the youth's
 account (`/messages` forward, masqueraded) and projects each event into what the
-page may show — never who a counsellor is, never a counsellor's command or note.
-The `id:` of each batch is the homeserver's pagination token, so a browser that
-reconnects with `Last-Event-ID` resumes exactly where it was. The homeserver's push
-wakes the stream at once on this replica; polling `event_seq` covers the others.
+page may show (bots/intake/projection.py), then adds what changed of the status,
+typing, read marks and queue (bots/intake/live.py). The `id:` of each batch is the
+homeserver's pagination token, so a browser that reconnects with `Last-Event-ID`
+resumes exactly where it was. The homeserver's push wakes the stream at once on this
+replica; polling `event_seq` covers the others, and the poll also moves the queue
+position and ends "Rådgiveren skriver …" when the typing notice runs out.
 """
 
 from __future__ import annotations
@@ -17,49 +19,15 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from bots.conversation_room import YOUTH_VISIBLE
-from bots.db.models import Conversation, State
-from bots.keys import CONVERSATIONS, SIGNALS
+from bots.db.models import Conversation
+from bots.intake.live import LiveState, status_of
+from bots.intake.projection import project
+from bots.keys import CONVERSATIONS, DUTY, SIGNALS
 from bots.matrix.errors import MatrixError
 
 log = structlog.get_logger(__name__)
 POLL_SECONDS = 2.0
 KEEPALIVE_SECONDS = 15.0
-TEXT_TYPES = ("m.text", "m.notice", "m.emote")
-
-
-def status_of(conv: Conversation | None) -> str:
-    if conv is None or conv.state in (State.CLOSING, State.HELD, State.PURGED):
-        return "closed"
-    queued = (State.REQUESTED, State.WAITING, State.TRANSFERRING)
-    return "waiting" if conv.state in queued else "active"
-
-
-def project(event: dict[str, Any], youth_user_id: str, bot_user_id: str) -> dict[str, Any] | None:
-    """What the youth page may see of one room event, or None."""
-    if event.get("type") != "m.room.message":
-        return None
-    content = event.get("content") or {}
-    body = content.get("body")
-    relation = content.get("m.relates_to") or {}
-    if not isinstance(body, str) or relation.get("rel_type") == "m.replace":
-        return None
-    out: dict[str, Any] = {
-        "type": "message",
-        "id": event.get("event_id"),
-        "ts": event.get("origin_server_ts"),
-    }
-    sender = event.get("sender")
-    if sender == youth_user_id:
-        return {**out, "from": "youth", "body": body}
-    if sender == bot_user_id:
-        key = content.get(YOUTH_VISIBLE)
-        return {**out, "from": "system", "key": key, "body": body} if key else None
-    if body.startswith("!"):  # a counsellor's command or internal note
-        return None
-    if content.get("msgtype") not in TEXT_TYPES:
-        body = "Rådgiveren sendte en fil, som ikke kan vises her."
-    return {**out, "from": "counsellor", "body": body}
 
 
 class _Writer:
@@ -99,7 +67,6 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
     writer = _Writer(response)
     token = request.headers.get("Last-Event-ID") or None
     seen_seq = -1
-    last_status = None
 
     async def fetch() -> None:
         nonlocal token
@@ -122,22 +89,22 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
             if not chunk or not page.get("end"):
                 return
 
+    live = LiveState(request.config_dict[DUTY], link.bot)
     try:
         with request.config_dict[SIGNALS].listen(conv.id) as wake:
             while True:
                 current = await conversations.repo.get(conv.id)
-                status = status_of(current)
+                closed = status_of(current) == "closed"
                 if current is not None and current.event_seq != seen_seq:
                     seen_seq = current.event_seq
                     try:
                         await fetch()
                     except MatrixError:
-                        if status != "closed":  # once closed, the room may already be gone
+                        if not closed:  # once closed, the room may already be gone
                             raise
-                if status != last_status:
-                    await writer.send({"type": "status", "status": status})
-                    last_status = status
-                if status == "closed":
+                for item in await live.changes(current):
+                    await writer.send(item)
+                if closed:
                     break
                 wake.clear()
                 try:

@@ -153,6 +153,16 @@ class MatrixGateway:
             "GET", path(["rooms", room_id, "messages"], query), as_user=as_user
         )
 
+    async def room_event(self, room_id: str, event_id: str, *, as_user: str) -> dict[str, Any]:
+        return await self.request(
+            "GET", path(["rooms", room_id, "event", event_id]), as_user=as_user
+        )
+
+    async def read_receipt(self, room_id: str, event_id: str, *, as_user: str) -> None:
+        """A public read receipt (`m.read`): the counsellors' clients show it as read."""
+        url = path(["rooms", room_id, "receipt", "m.read", event_id])
+        await self.request("POST", url, {}, as_user=as_user)
+
     async def typing(self, room_id: str, user_id: str, typing: bool) -> None:
         url = path(["rooms", room_id, "typing", user_id])
         body: dict[str, Any] = {"typing": typing}

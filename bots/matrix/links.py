@@ -46,7 +46,8 @@ class MunicipalityRooms:
 
 
 class NotProvisioned(RuntimeError):
-    """The municipality's space or lobby does not exist yet: run `ungechat provision apply`."""
+    """A municipality's rooms or a sparring room do not exist yet: run `ungechat provision
+    apply`."""
 
 
 class Directory:
@@ -54,6 +55,7 @@ class Directory:
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], MunicipalityRooms] = {}
+        self._sparring: dict[tuple[str, str], str] = {}
 
     async def rooms(self, link: HomeserverLink, slug: str) -> MunicipalityRooms:
         key = (link.id, slug)
@@ -67,3 +69,16 @@ class Directory:
                 raise NotProvisioned(f"municipality {slug!r} is not provisioned") from exc
             self._cache[key] = MunicipalityRooms(space, lobby, staff)
         return self._cache[key]
+
+    async def sparring_room(self, link: HomeserverLink, host: HomeserverLink, room: str) -> str:
+        """A sparring room's id (config `sparring_rooms[].id`), as seen from `link`; the
+        alias is on the room's own homeserver `host` (over federation when it is another)."""
+        key = (link.id, f"sparring:{host.id}:{room}")
+        if key not in self._sparring:
+            reg = host.registration
+            try:
+                alias = reg.alias(reg.sparring_alias_localpart(room))
+                self._sparring[key] = await link.bot.resolve_alias(alias)
+            except NotFound as exc:
+                raise NotProvisioned(f"sparring room {room!r} is not provisioned") from exc
+        return self._sparring[key]

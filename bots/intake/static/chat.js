@@ -3,33 +3,35 @@
  * (textContent), never as HTML. The session token lives in sessionStorage only. */
 "use strict";
 (function () {
+  var NEUTRAL = "https://www.dr.dk/"; // where the quick exit goes
   var T = {
     da: {
       title: "Anonym chat",
       quickExit: "Luk siden hurtigt",
+      exitTip: "Kommer der nogen? Tryk på »Luk siden hurtigt« eller på Esc to gange. Så skifter siden til dr.dk, og chatten kan ikke findes med tilbage-knappen.",
       loading: "Henter chatten …",
       errorTitle: "Noget gik galt",
       tryAgain: "Prøv igen",
       notFound: "Den chat findes ikke. Tjek linket, eller spørg den, der gav dig det.",
       offline: "Der er ingen forbindelse. Tjek dit internet, og prøv igen.",
-      openNow: "Åben nu – en rådgiver kan chatte med dig",
+      openNow: "Åben nu",
+      openUntil: "Åben nu til {when}",
       closedNow: "Lukket lige nu",
-      intro: "Her kan du chatte anonymt med en ungerådgiver fra {kommune}. Du kan skrive om alt – store og små ting.",
-      promiseTitle: "Du er anonym",
-      promise: "Du er anonym. Du skal ikke oprette en profil eller skrive dit navn, og vi kan ikke se, hvem du er. Rådgiveren ser kun det, du skriver. Når samtalen slutter, bliver den slettet.",
+      ready: ["Ingen rådgiver er klar lige nu – du kan godt starte, så kommer du i kø.", "1 rådgiver er klar.", "{n} rådgivere er klar."],
+      queued: " {n} venter allerede.",
       privacyMore: "Hvad gemmer vi?",
-      privacy: "Vi gemmer ikke det, du skriver, når samtalen er slut. Vi gemmer ikke din IP-adresse, og siden bruger ingen cookies. Vi tæller kun anonymt: hvornår der var en samtale, hvor længe den varede, hvilken slags link du kom fra (fx en plakat), hvad samtalen overordnet handlede om (fx »familie«) og dine svar på spørgsmålene herunder, hvis du svarer. Mens I skriver, ligger samtalen på kommunens egen server – den er ikke krypteret fra ende til ende.",
-      privacyTip: "Tip: Hvis du vil være helt anonym, så skriv ikke dit fulde navn, din adresse eller din skole.",
-      closedTitle: "Chatten er lukket lige nu",
+      privacy: "Vi gemmer ikke det, du skriver, når samtalen er slut, og vi gemmer ikke din IP-adresse. Siden bruger ingen cookies og henter intet fra andre sider. Vi tæller kun anonymt: hvornår der var en samtale, hvor længe den varede, hvilket link du kom fra (fx en plakat), hvad den overordnet handlede om (fx »familie«), dine svar på spørgsmålene og om du fik hjælp – hvis du vil svare. Mens I skriver, ligger samtalen på kommunens egen server. Den er ikke krypteret fra ende til ende.",
+      privacyLaw: "Rådgiverne har tavshedspligt. Skriver du noget, der gør en rådgiver alvorligt bekymret for et barn eller en ung, har rådgiveren pligt til at handle. Så kan samtalen blive gemt, så længe det er nødvendigt.",
+      privacyTip: "Tip: Vil du være helt anonym, så skriv ikke dit fulde navn, din adresse eller din skole.",
       nextOpening: "Den åbner igen {when}.",
       noNextOpening: "Vi ved ikke endnu, hvornår den åbner igen.",
+      hoursTitle: "Åbningstider",
       helpTitle: "Har du brug for hjælp nu?",
-      help: [
-        ["Er det akut, så ring ", "112", "."],
-        ["BørneTelefonen (gratis, hele døgnet, hvis du er under 18): ", "116 111", ""],
-        ["Livslinien, hvis du tænker på selvmord: ", "70 201 201", ""]
-      ],
-      questionsTitle: "Et par spørgsmål, før du starter",
+      overflowClosed: "{from} chat er lukket lige nu, men {to} chat er åben, og der er en rådgiver klar.",
+      overflowNobody: "Der er ingen rådgiver klar i {from} chat lige nu, men der er en klar i {to} chat.",
+      overflowMore: "Du er lige så anonym der.",
+      overflowStart: "Chat med {name}",
+      overflowInstead: "Chat med {name} i stedet",
       questionsNote: "Du behøver ikke svare. Svarene er anonyme og hjælper os med at nå flere unge.",
       skip: "Spring over",
       skipped: "Sprunget over",
@@ -40,9 +42,15 @@
       busy: "Der er mange, der starter en samtale lige nu. Vent et øjeblik, og prøv igen.",
       unavailable: "Chatten kan ikke starte en samtale lige nu. Prøv igen om lidt.",
       failed: "Det virkede ikke. Prøv igen.",
-      waiting: "Du er i kø. En rådgiver kommer ind i samtalen, så snart der er en ledig. Du må gerne begynde at skrive imens.",
+      queueNext: "Du er den næste i køen.",
+      queuePos: "Du er nummer {n} i køen.",
+      queueDuty: ["Ingen rådgiver er klar lige nu, men de får besked.", "1 rådgiver er klar.", "{n} rådgivere er klar."],
+      waitingWrite: "Du må gerne skrive imens – rådgiveren kan læse det hele, når de kommer ind.",
       statusWaiting: "Venter på en rådgiver …",
       statusActive: "Du chatter med en rådgiver",
+      statusEnded: "Samtalen er slut",
+      typing: "Rådgiveren skriver …",
+      read: "Læst",
       counsellor: "Rådgiver",
       you: "Dig",
       end: "Afslut samtalen",
@@ -58,41 +66,49 @@
       retry: "Prøv igen",
       tooLong: "Beskeden er for lang. Del den op i flere.",
       reconnecting: "Forbindelsen er væk. Prøver igen …",
-      closedChat: "Samtalen er slut og slettet.",
-      closedChatMore: "Tak, fordi du skrev. Du er altid velkommen igen – også hvis det bare er en lille ting.",
+      ended: {
+        youth: "Du har afsluttet samtalen.",
+        counsellor: "Rådgiveren har afsluttet samtalen.",
+        idle: "Samtalen er slut, fordi ingen har skrevet i et stykke tid.",
+        hours: "Chatten er lukket for i dag, så samtalen er slut.",
+        other: "Samtalen er slut."
+      },
+      endedMore: "Tak, fordi du skrev. Du er altid velkommen igen – også med en lille ting.",
+      feedbackQ: "Fik du hjælp?",
+      fbYes: "Ja",
+      fbPartly: "Lidt",
+      fbNo: "Nej",
+      fbThanks: "Tak for dit svar. Det er anonymt og hjælper os med at blive bedre.",
       startOver: "Start en ny samtale",
-      otherLang: "English",
-      sys: {
-        counsellor_joined: "En rådgiver er kommet ind i samtalen. Du kan skrive løs.",
-        waiting: "Du er i kø. En rådgiver kommer ind i samtalen, så snart der er en ledig."
-      }
+      otherLang: "English"
     },
     en: {
       title: "Anonymous chat",
       quickExit: "Leave quickly",
+      exitTip: "Is someone coming? Press »Leave quickly« or Esc twice. The page switches to dr.dk, and the chat can't be found with the back button.",
       loading: "Loading the chat …",
       errorTitle: "Something went wrong",
       tryAgain: "Try again",
       notFound: "That chat does not exist. Check the link, or ask whoever gave it to you.",
       offline: "No connection. Check your internet and try again.",
-      openNow: "Open now – a counsellor can chat with you",
+      openNow: "Open now",
+      openUntil: "Open now until {when}",
       closedNow: "Closed right now",
-      intro: "Here you can chat anonymously with a youth counsellor from {kommune}. You can write about anything – big or small.",
-      promiseTitle: "You are anonymous",
-      promise: "You are anonymous. You don't need a profile or your name, and we cannot see who you are. The counsellor only sees what you write. When the conversation ends, it is deleted.",
+      ready: ["No counsellor is ready right now – you can still start, and you'll be in the queue.", "1 counsellor is ready.", "{n} counsellors are ready."],
+      queued: " {n} already waiting.",
       privacyMore: "What do we keep?",
-      privacy: "We do not keep what you write once the conversation is over. We do not keep your IP address, and the page uses no cookies. We only count anonymously: when there was a conversation, how long it lasted, what kind of link you came from (e.g. a poster), roughly what it was about (e.g. “family”) and your answers to the questions below, if you answer. While you write, the conversation is on the municipality's own server – it is not end-to-end encrypted.",
+      privacy: "We don't keep what you write once the conversation is over, and we don't keep your IP address. The page uses no cookies and loads nothing from other sites. We only count anonymously: when there was a conversation, how long it lasted, which link you came from (e.g. a poster), roughly what it was about (e.g. “family”), your answers to the questions and whether you got help – if you want to answer. While you write, the conversation is on the municipality's own server. It is not end-to-end encrypted.",
+      privacyLaw: "Counsellors have a duty of confidentiality. If you write something that makes a counsellor seriously worried about a child or young person, the counsellor must act. Then the conversation may be kept for as long as that takes.",
       privacyTip: "Tip: to stay completely anonymous, don't write your full name, your address or your school.",
-      closedTitle: "The chat is closed right now",
       nextOpening: "It opens again {when}.",
       noNextOpening: "We don't know yet when it opens again.",
+      hoursTitle: "Opening hours",
       helpTitle: "Do you need help right now?",
-      help: [
-        ["In an emergency, call ", "112", "."],
-        ["BørneTelefonen, the child helpline (free, day and night, if you are under 18): ", "116 111", ""],
-        ["Livslinien, if you are thinking about suicide: ", "70 201 201", ""]
-      ],
-      questionsTitle: "A couple of questions before you start",
+      overflowClosed: "{from} chat is closed right now, but {to} chat is open, and a counsellor is ready.",
+      overflowNobody: "No counsellor is ready in {from} chat right now, but one is ready in {to} chat.",
+      overflowMore: "You are just as anonymous there.",
+      overflowStart: "Chat with {name}",
+      overflowInstead: "Chat with {name} instead",
       questionsNote: "You don't have to answer. Answers are anonymous and help us reach more young people.",
       skip: "Skip",
       skipped: "Skipped",
@@ -103,9 +119,15 @@
       busy: "Many people are starting a conversation right now. Wait a moment and try again.",
       unavailable: "The chat cannot start a conversation right now. Try again in a little while.",
       failed: "That did not work. Try again.",
-      waiting: "You are in the queue. A counsellor will join as soon as one is free. You can start writing meanwhile.",
+      queueNext: "You are next in the queue.",
+      queuePos: "You are number {n} in the queue.",
+      queueDuty: ["No counsellor is ready right now, but they will be told.", "1 counsellor is ready.", "{n} counsellors are ready."],
+      waitingWrite: "You can write meanwhile – the counsellor can read it all when they join.",
       statusWaiting: "Waiting for a counsellor …",
       statusActive: "You are chatting with a counsellor",
+      statusEnded: "The conversation has ended",
+      typing: "The counsellor is typing …",
+      read: "Read",
       counsellor: "Counsellor",
       you: "You",
       end: "End the conversation",
@@ -121,33 +143,56 @@
       retry: "Try again",
       tooLong: "The message is too long. Split it into several.",
       reconnecting: "Connection lost. Trying again …",
-      closedChat: "The conversation is over and deleted.",
-      closedChatMore: "Thank you for writing. You are always welcome back – even if it's just a small thing.",
+      ended: {
+        youth: "You ended the conversation.",
+        counsellor: "The counsellor has ended the conversation.",
+        idle: "The conversation has ended because nobody wrote for a while.",
+        hours: "The chat has closed for today, so the conversation has ended.",
+        other: "The conversation has ended."
+      },
+      endedMore: "Thank you for writing. You are always welcome back – even with a small thing.",
+      feedbackQ: "Did you get help?",
+      fbYes: "Yes",
+      fbPartly: "A little",
+      fbNo: "No",
+      fbThanks: "Thank you for your answer. It is anonymous and helps us get better.",
       startOver: "Start a new conversation",
-      otherLang: "Dansk",
-      sys: {
-        counsellor_joined: "A counsellor has joined the conversation. Go ahead and write.",
-        waiting: "You are in the queue. A counsellor will join as soon as one is free."
-      }
+      otherLang: "Dansk"
     }
   };
 
   var params = new URLSearchParams(location.search);
-  var lang = params.get("lang") === "en" ? "en" : "da";
+  var lang = pickLanguage();
   var t = T[lang];
   var slug = decodeURIComponent((location.pathname.match(/^\/k\/([^/]+)/) || [])[1] || "");
   var kanal = params.get("kanal");
   var KEY = "ungechat:" + slug;
   var API = "/api/v1";
+  var embedded = window.top !== window.self;
 
   var info = null; // GET /kommuner/{slug}
   var answers = {}; // question id -> option id ("" = skipped)
   var step = 0; // index of the question being asked
-  var session = null; // {conversation, token}
-  var stream = null; // {abort, lastId}
-  var seen = {}; // message ids shown
-  var pending = []; // optimistic youth messages awaiting their echo
-  var status = null;
+  var session = null; // {conversation, token, helped, ended, partner}
+  var stream = null; // {ctrl, lastId, timer}
+  var seen = {}, tsById = {}; // message ids shown, and when each was sent
+  var pending = []; // own messages awaiting their echo: {body, clientId, id, li}
+  var early = {}; // own echoes that came before the POST answered, by id
+  var status = null, endedBy = null;
+  var readTs = 0; // the counsellor has read everything up to this time
+  var readSent = null, lastCounsellor = null;
+  var typingSentAt = 0, typingTimer = null, lastEscape = 0, poller = null;
+
+  function pickLanguage() {
+    var asked = params.get("lang");
+    if (asked === "da" || asked === "en") return asked;
+    var langs = navigator.languages || [navigator.language || ""];
+    for (var i = 0; i < langs.length; i++) {
+      var code = String(langs[i]).slice(0, 2).toLowerCase();
+      if (code === "da" || code === "en") return code;
+    }
+    return "da";
+  }
 
   function $(id) { return document.getElementById(id); }
   function el(tag, cls, text) {
@@ -156,19 +201,38 @@
     if (text != null) e.textContent = text;
     return e;
   }
+  function button(cls, text, onClick) {
+    var b = el("button", cls, text);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
+  }
   function fill(s, vars) {
     return s.replace(/\{(\w+)\}/g, function (_, k) { return vars[k] != null ? vars[k] : ""; });
   }
+  function plural(forms, n) { return fill(forms[Math.min(n, 2)], { n: n }); }
   function text(key) {
     var own = info && info.texts && info.texts[key];
-    return typeof own === "string" && own.trim() ? own : null;
+    return typeof own === "string" && own.trim() ? own : "";
+  }
+  function save() {
+    try { sessionStorage.setItem(KEY, JSON.stringify(session)); } catch (e) { /* private mode */ }
+  }
+  function forget() {
+    session = null;
+    try { sessionStorage.removeItem(KEY); } catch (e) { /* nothing stored */ }
+  }
+  // "Halsnæs Kommune" → "Halsnæs Kommunes"; a name ending in s, x or z takes only an apostrophe.
+  function genitive(name) {
+    if (lang === "en") return name + "'s";
+    return /[sxz]$/i.test(name) ? name + "'" : name + "s";
   }
 
   // -- views ------------------------------------------------------------------
-  var VIEWS = ["loading", "error", "intro", "chat", "closed"];
   function show(name) {
-    VIEWS.forEach(function (v) { $("view-" + v).hidden = v !== name; });
-    document.body.className = "in-" + name;
+    ["loading", "error", "intro", "chat"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    document.body.className = "in-" + name + (embedded ? " embedded" : "");
+    if (name !== "intro") clearInterval(poller);
   }
   function showError(msg) {
     $("error-text").textContent = msg;
@@ -185,49 +249,28 @@
     }
     $("input").placeholder = t.placeholder;
     var other = new URLSearchParams(location.search);
-    if (lang === "en") other.delete("lang"); else other.set("lang", "en");
-    var qs = other.toString();
+    other.set("lang", lang === "en" ? "da" : "en");
     var link = $("lang-link");
-    link.href = location.pathname + (qs ? "?" + qs : "");
+    link.href = location.pathname + "?" + other.toString();
     link.textContent = t.otherLang;
-    link.hreflang = lang === "en" ? "da" : "en";
-    link.lang = lang === "en" ? "da" : "en";
+    link.hreflang = link.lang = lang === "en" ? "da" : "en";
   }
 
-  // -- helpers for texts that may hold phone numbers ----------------------------
+  // Phone numbers in configured texts become tap-to-call links.
   var PHONE = /(\+45 ?)?\b(\d{2}(?: \d{2,3}){2,3}|\d{3}(?: \d{3})?|\d{8})\b/g;
-  function appendLinked(parent, s) {
+  function renderHelp(box) {
+    var s = text("help_now");
     var last = 0, m;
+    box.textContent = "";
     PHONE.lastIndex = 0;
     while ((m = PHONE.exec(s))) {
-      parent.appendChild(document.createTextNode(s.slice(last, m.index)));
+      box.appendChild(document.createTextNode(s.slice(last, m.index)));
       var a = el("a", "tel", m[0]);
       a.href = "tel:" + m[0].replace(/ /g, "");
-      parent.appendChild(a);
+      box.appendChild(a);
       last = m.index + m[0].length;
     }
-    parent.appendChild(document.createTextNode(s.slice(last)));
-  }
-  function renderHelp(box) {
-    box.textContent = "";
-    var own = text("help_now");
-    if (own) {
-      var p = el("p", "prewrap");
-      appendLinked(p, own);
-      box.appendChild(p);
-      return;
-    }
-    var ul = el("ul", "help-list");
-    t.help.forEach(function (h) {
-      var li = el("li");
-      li.appendChild(document.createTextNode(h[0]));
-      var a = el("a", "tel", h[1]);
-      a.href = "tel:" + h[1].replace(/ /g, "");
-      li.appendChild(a);
-      li.appendChild(document.createTextNode(h[2]));
-      ul.appendChild(li);
-    });
-    box.appendChild(ul);
+    box.appendChild(document.createTextNode(s.slice(last)));
   }
 
   // -- API --------------------------------------------------------------------
@@ -249,113 +292,158 @@
       });
     });
   }
+  function convApi(method, what, body) {
+    return api(method, "/conversations/" + encodeURIComponent(session.conversation) + "/" + what, body, session.token);
+  }
 
-  function loadInfo() {
-    return api("GET", "/kommuner/" + encodeURIComponent(slug) + "?lang=" + lang).then(function (r) {
+  // Counted as a page view once per visit: not on a reload, a resumed chat or a refresh.
+  function loadInfo(countView) {
+    var q = "?lang=" + lang + (kanal ? "&kanal=" + encodeURIComponent(kanal) : "");
+    var viewed = "ungechat:viewed:" + slug;
+    try {
+      if (countView && !sessionStorage.getItem(viewed)) q += "&view=1";
+      sessionStorage.setItem(viewed, "1");
+    } catch (e) { /* private mode: count nothing rather than twice */ }
+    return api("GET", "/kommuner/" + encodeURIComponent(slug) + q).then(function (r) {
       if (r.status === 404) throw new Error(t.notFound);
       if (!r.ok) throw new Error(t.failed);
       info = r.data;
-      $("service-name").textContent = info.service_name || info.name || "";
-      $("kommune-name").textContent = info.service_name && info.name !== info.service_name ? info.name : "";
-      document.title = (info.service_name || info.name || "") + " – " + t.title;
+      brand(info);
       return info;
     }, function () {
       throw new Error(t.offline);
     });
   }
+  function brand(m) {
+    var name = m.service_name || m.name || "";
+    $("service-name").textContent = name;
+    var short = (m.name || "").replace(/ Kommune$/, "");
+    $("kommune-name").textContent = name.indexOf(short) < 0 ? m.name : "";
+    document.title = name + " – " + t.title;
+  }
 
   // -- intro ------------------------------------------------------------------
-  function renderIntro() {
+  function renderStatus() {
     var open = !!info.open;
     $("open-status").className = "open-status " + (open ? "is-open" : "is-closed");
-    $("open-text").textContent = open ? t.openNow : t.closedNow;
+    $("open-text").textContent = open
+      ? (info.closes_at_text ? fill(t.openUntil, { when: info.closes_at_text }) : t.openNow)
+      : t.closedNow;
+    var ready = open ? plural(t.ready, info.on_duty || 0) : "";
+    if (open && info.waiting) ready += fill(t.queued, { n: info.waiting });
+    $("ready-text").textContent = ready;
+  }
+
+  function renderIntro() {
+    var open = !!info.open;
+    renderStatus();
     $("open-status").hidden = !open; // when closed, the closed box says it
-    $("intro-text").textContent = text("intro") || fill(t.intro, { kommune: info.name || "" });
-    var promise = text("promise") || t.promise;
+    $("intro-text").textContent = text("intro");
+    var promise = text("promise");
     var cut = promise.search(/[.!]\s/) + 1;
     var pt = $("promise-text");
     pt.textContent = "";
     if (cut > 0) pt.appendChild(el("strong", "lead", promise.slice(0, cut)));
     pt.appendChild(document.createTextNode(promise.slice(cut)));
-    $("privacy-text").textContent = text("privacy") || t.privacy;
     $("closed-box").hidden = open;
+    $("closed-title").textContent = text("closed");
     $("next-opening").textContent = info.next_opening_text
       ? fill(t.nextOpening, { when: info.next_opening_text })
       : t.noNextOpening;
-    $("closed-title").textContent = text("closed") || t.closedTitle;
+    var hours = $("hours");
+    hours.textContent = "";
+    (info.hours || []).forEach(function (h) {
+      var li = el("li");
+      li.appendChild(el("span", null, h.day));
+      li.appendChild(el("span", null, h.hours));
+      hours.appendChild(li);
+    });
+    hours.previousElementSibling.hidden = hours.hidden = !hours.childNodes.length;
+    var partner = info.overflow;
+    $("overflow").hidden = !partner;
+    if (partner) {
+      $("overflow-text").textContent = fill(open ? t.overflowNobody : t.overflowClosed,
+        { from: genitive(info.name), to: genitive(partner.name) });
+    }
+    // Closed with an open partner: the way to the partner's chat comes right after the offer.
+    var view = $("view-intro"), anchor = !open && partner ? $("intro-text") : $("exit-tip");
+    ["questions", "start-error", "start", "start-partner"].forEach(function (id) {
+      view.insertBefore($(id), anchor);
+    });
     $("help-box").hidden = open;
-    // When closed, what matters first is when it opens and where to get help now.
-    var view = $("view-intro");
-    var anchor = open ? $("questions") : $("intro-text");
-    view.insertBefore($("closed-box"), anchor);
-    view.insertBefore($("help-box"), anchor);
     renderHelp($("help-now"));
-    renderHelp($("help-now-closed"));
+    renderHelp($("help-now-ended"));
     $("start-error").hidden = true;
     renderQuestions();
     show("intro");
+    clearInterval(poller);
+    poller = setInterval(refresh, 60000);
+  }
+
+  // A page left open while the chat opens, or a counsellor comes on duty, updates itself.
+  function refresh() {
+    if (document.hidden) return;
+    var before = info;
+    loadInfo(false).then(function () {
+      var partnerOf = function (i) { return i.overflow && i.overflow.slug; };
+      if (before.open !== info.open || partnerOf(before) !== partnerOf(info)) renderIntro();
+      else renderStatus();
+    }, function () { info = before; });
   }
 
   function renderQuestions() {
     var box = $("questions");
     box.textContent = "";
-    var qs = (info && info.open && info.questions) || [];
-    var start = $("start");
-    if (!info || !info.open) {
-      start.hidden = true;
-      start.disabled = true;
-      return;
-    }
+    var partner = info.overflow;
+    var can = info.open || partner;
+    var qs = (can && info.questions) || [];
     if (qs.length) {
       var card = el("div", "card");
-      card.appendChild(el("h2", null, t.questionsTitle));
       card.appendChild(el("p", "muted small", t.questionsNote));
       qs.forEach(function (q, i) {
         if (i > step) return;
         var chosen = answers[q.id];
         if (i < step) {
           var done = el("div", "answered");
-          var label = chosen ? (q.options.filter(function (o) { return o.id === chosen; })[0] || {}).label : t.skipped;
+          var label = chosen ? (q.options.filter(function (o) { return o.id === chosen; })[0] || {}).label : "";
           var p = el("p");
           p.appendChild(el("span", "q-text", q.text));
           p.appendChild(el("strong", chosen ? "a-text" : "a-text muted", label || t.skipped));
           done.appendChild(p);
-          var change = el("button", "btn link", t.change);
-          change.type = "button";
+          var change = button("btn link", t.change, function () { step = i; renderQuestions(); focusQuestion(); });
           change.setAttribute("aria-label", t.change + ": " + q.text);
-          change.addEventListener("click", function () { step = i; renderQuestions(); focusQuestion(); });
           done.appendChild(change);
           card.appendChild(done);
           return;
         }
         var group = el("div", "question");
         group.setAttribute("role", "group");
-        var qid = "q-" + i;
         var h = el("p", "q-title", q.text);
-        h.id = qid;
+        h.id = "q-" + i;
         h.tabIndex = -1;
-        group.setAttribute("aria-labelledby", qid);
+        group.setAttribute("aria-labelledby", h.id);
         group.appendChild(h);
         var opts = el("div", "options");
         q.options.forEach(function (o) {
-          var b = el("button", "btn option", o.label);
-          b.type = "button";
+          var b = button("btn option", o.label, function () { answer(q.id, o.id); });
           b.setAttribute("aria-pressed", chosen === o.id ? "true" : "false");
-          b.addEventListener("click", function () { answer(q.id, o.id); });
           opts.appendChild(b);
         });
-        var skip = el("button", "btn option skip", t.skip);
-        skip.type = "button";
-        skip.addEventListener("click", function () { answer(q.id, ""); });
-        opts.appendChild(skip);
+        opts.appendChild(button("btn option skip", t.skip, function () { answer(q.id, ""); }));
         group.appendChild(opts);
         card.appendChild(group);
       });
       box.appendChild(card);
     }
-    var ready = step >= qs.length;
-    start.hidden = !ready;
-    start.disabled = !ready;
+    var ready = can && step >= qs.length;
+    var start = $("start"), other = $("start-partner");
+    start.hidden = !(ready && info.open);
+    start.textContent = t.start;
+    other.hidden = !(ready && partner);
+    if (partner) {
+      other.textContent = fill(info.open ? t.overflowInstead : t.overflowStart, { name: partner.name });
+      other.className = "btn big" + (info.open ? "" : " primary");
+    }
   }
 
   function focusQuestion() {
@@ -367,34 +455,38 @@
     answers[qid] = oid;
     step += 1;
     renderQuestions();
-    var qs = info.questions || [];
-    if (step >= qs.length) $("start").focus(); else focusQuestion();
+    if (step < (info.questions || []).length) focusQuestion();
+    else ($("start").hidden ? $("start-partner") : $("start")).focus();
   }
 
-  function startChat() {
-    var btn = $("start");
+  function startChat(partner) {
+    var btn = partner ? $("start-partner") : $("start");
+    var label = btn.textContent;
     var err = $("start-error");
     btn.disabled = true;
     btn.textContent = t.starting;
     err.hidden = true;
     var chosen = {};
     Object.keys(answers).forEach(function (k) { if (answers[k]) chosen[k] = answers[k]; });
-    api("POST", "/conversations", { kommune: slug, kanal: kanal || null, answers: chosen }).then(function (r) {
-      btn.textContent = t.start;
+    var body = { kommune: partner ? partner.slug : slug, kanal: kanal || null, answers: chosen };
+    if (partner) body.overflow_from = slug;
+    api("POST", "/conversations", body).then(function (r) {
+      btn.textContent = label;
+      btn.disabled = false;
       if (r.status === 201 && r.data.token) {
         session = { conversation: r.data.conversation, token: r.data.token };
-        try { sessionStorage.setItem(KEY, JSON.stringify(session)); } catch (e) { /* private mode */ }
+        if (partner) session.partner = { name: partner.name, service_name: partner.service_name };
+        save();
         openChat();
         return;
       }
-      btn.disabled = false;
       if (r.status === 409) {
-        loadInfo().then(function () { renderIntro(); fail(t.startClosed); }, function () { fail(t.startClosed); });
+        loadInfo(false).then(function () { renderIntro(); fail(t.startClosed); }, function () { fail(t.startClosed); });
         return;
       }
       fail(r.status === 429 ? t.busy : r.status === 503 ? t.unavailable : t.failed);
     }, function () {
-      btn.textContent = t.start;
+      btn.textContent = label;
       btn.disabled = false;
       fail(t.offline);
     });
@@ -407,22 +499,51 @@
   // -- chat -------------------------------------------------------------------
   function openChat() {
     seen = {};
+    tsById = {};
+    endedBy = null;
     pending = [];
+    early = {};
     status = null;
+    readTs = 0;
+    readSent = lastCounsellor = null;
     $("messages").textContent = "";
     $("confirm-end").hidden = true;
+    $("ended").hidden = true;
+    $("composer").hidden = false;
+    $("end").hidden = false;
     $("input").value = "";
+    if (session.partner) brand(session.partner);
     setStatus("waiting");
+    setTyping(false);
     show("chat");
+    if (session.ended) return ended(session.ended);
     connect(null, 0);
     $("input").focus();
   }
 
   function setStatus(s) {
     status = s;
-    $("chat-status").textContent = s === "active" ? t.statusActive : t.statusWaiting;
-    $("chat-status").className = "chat-status " + (s === "active" ? "is-active" : "is-waiting");
+    if (s === "active" && !session.helped) {
+      session.helped = true; // a counsellor took part: "Fik du hjælp?" makes sense afterwards
+      save();
+    }
+    $("chat-status").textContent = s === "active" ? t.statusActive : s === "closed" ? t.statusEnded : t.statusWaiting;
+    $("chat-status").className = "chat-status is-" + s;
     $("waiting").hidden = s !== "waiting";
+    if (s !== "active") setTyping(false);
+  }
+
+  function setQueue(q) {
+    // No position while a transfer is under way: only how many are ready there.
+    $("queue-text").textContent = !q.position ? "" : q.position > 1 ? fill(t.queuePos, { n: q.position }) : t.queueNext;
+    $("duty-text").textContent = plural(t.queueDuty, q.on_duty || 0);
+  }
+
+  function setTyping(on) {
+    var stick = nearBottom();
+    $("typing").textContent = on ? t.typing : "";
+    $("typing").className = on ? "typing on" : "typing";
+    if (stick) toBottom();
   }
 
   function nearBottom() {
@@ -443,53 +564,98 @@
 
   function bubble(from, body, ts) {
     var li = el("li", "msg from-" + from);
-    if (from === "counsellor") li.appendChild(el("span", "who", t.counsellor));
-    if (from === "youth") li.appendChild(el("span", "who sr-only", t.you));
+    li.appendChild(el("span", "who" + (from === "youth" ? " sr-only" : ""), from === "youth" ? t.you : t.counsellor));
     li.appendChild(el("p", "body", body));
-    var meta = el("span", "meta", time(ts));
-    li.appendChild(meta);
+    li.appendChild(el("span", "meta", time(ts)));
+    if (ts) li.setAttribute("data-ts", ts);
     return li;
+  }
+
+  // "Læst" goes under the newest of the youth's messages the counsellor has read.
+  function markRead() {
+    var mine = document.querySelectorAll("#messages .from-youth[data-ts]");
+    var newest = null;
+    for (var i = 0; i < mine.length; i++) {
+      var li = mine[i];
+      li.classList.remove("is-read");
+      if (readTs && Number(li.getAttribute("data-ts")) <= readTs) newest = li;
+    }
+    if (newest) newest.classList.add("is-read");
+  }
+  function meta(li, ts) {
+    li.setAttribute("data-ts", ts);
+    var m = li.querySelector(".meta");
+    m.textContent = time(ts);
+    m.setAttribute("data-read", t.read);
+  }
+
+  function confirmPending(p, m) {
+    pending.splice(pending.indexOf(p), 1);
+    p.li.classList.remove("is-pending", "is-failed");
+    meta(p.li, m.ts);
+    markRead();
   }
 
   function onMessage(m) {
     if (!m.id || seen[m.id]) return;
-    seen[m.id] = true;
+    tsById[m.id] = m.ts;
     var stick = nearBottom();
     if (m.from === "youth") {
-      for (var i = 0; i < pending.length; i++) {
-        if (pending[i].body === m.body) {
-          var p = pending.splice(i, 1)[0];
-          p.li.classList.remove("is-pending", "is-failed");
-          p.li.querySelector(".meta").textContent = time(m.ts);
-          var act = p.li.querySelector(".retry");
-          if (act) act.remove();
-          return;
-        }
+      var own = pending.filter(function (p) { return p.id === m.id; })[0];
+      if (own) {
+        seen[m.id] = true;
+        return confirmPending(own, m);
       }
-      insert(bubble("youth", m.body, m.ts));
-    } else if (m.from === "counsellor") {
-      insert(bubble("counsellor", m.body, m.ts));
-    } else {
-      var body = (m.key && t.sys[m.key]) || m.body;
-      var li = el("li", "msg from-system", body);
+      // Our own echo, before the POST has told us its id: wait for that answer.
+      if (pending.some(function (p) { return !p.id; })) {
+        early[m.id] = m;
+        return;
+      }
+      seen[m.id] = true;
+      var li = bubble("youth", m.body, m.ts);
+      meta(li, m.ts);
       insert(li);
+      markRead();
+    } else {
+      seen[m.id] = true;
+      if (m.from === "counsellor") {
+        setTyping(false);
+        insert(bubble("counsellor", m.body, m.ts));
+        lastCounsellor = m.id;
+        sendRead();
+      } else {
+        insert(el("li", "msg from-system", systemText(m)));
+      }
     }
-    if (stick || m.from === "youth") toBottom();
+    if (stick) toBottom();
+  }
+
+  function systemText(m) {
+    var tpl = info && info.system && info.system[m.key];
+    if (!tpl) return m.body;
+    var vals = m.values || {};
+    var missing = (tpl.match(/\{(\w+)\}/g) || []).some(function (p) { return vals[p.slice(1, -1)] == null; });
+    return missing ? m.body : fill(tpl, vals);
   }
 
   // Echoed and received messages go before any still-pending ones, so order is kept.
   function insert(li) {
-    var list = $("messages");
     var first = pending.length ? pending[0].li : null;
-    list.insertBefore(li, first);
+    $("messages").insertBefore(li, first);
   }
 
   function onEvent(data) {
     var ev;
     try { ev = JSON.parse(data); } catch (e) { return; }
     if (ev.type === "message") onMessage(ev);
+    else if (ev.type === "typing") setTyping(ev.typing && status === "active");
+    else if (ev.type === "read") {
+      readTs = Math.max(readTs, ev.ts || tsById[ev.id] || 0);
+      markRead();
+    } else if (ev.type === "queue") setQueue(ev);
+    else if (ev.type === "ended") endedBy = ev.by;
     else if (ev.type === "status") {
-      if (ev.status === "closed") closed();
+      if (ev.status === "closed") ended(endedBy || "other");
       else setStatus(ev.status);
     }
   }
@@ -498,7 +664,7 @@
   function connect(lastId, attempt) {
     if (!session) return;
     var ctrl = new AbortController();
-    var s = { ctrl: ctrl, lastId: lastId, done: false };
+    var s = { ctrl: ctrl, lastId: lastId };
     stream = s;
     var headers = { Authorization: "Bearer " + session.token, Accept: "text/event-stream" };
     if (lastId) headers["Last-Event-ID"] = lastId;
@@ -509,7 +675,7 @@
       signal: ctrl.signal
     }).then(function (r) {
       if (r.status === 401 || r.status === 403 || r.status === 404) {
-        closed();
+        ended("other");
         return;
       }
       if (!r.ok || !r.body) throw new Error("stream " + r.status);
@@ -554,13 +720,11 @@
   }
 
   function retry(s, attempt) {
-    if (!session) return;
     $("conn").textContent = t.reconnecting;
     $("conn").hidden = attempt < 1;
-    var wait = Math.min(15000, 1000 * Math.pow(2, attempt));
     s.timer = setTimeout(function () {
       if (stream === s) connect(s.lastId, attempt + 1);
-    }, wait);
+    }, Math.min(15000, 1000 * Math.pow(2, attempt)));
   }
 
   function stopStream() {
@@ -571,6 +735,7 @@
     }
   }
 
+  // -- what the youth does --------------------------------------------------------
   function newClientId() {
     var a = new Uint8Array(12);
     crypto.getRandomValues(a);
@@ -589,36 +754,49 @@
 
   function post(p) {
     if (!session) return;
-    api("POST", "/conversations/" + encodeURIComponent(session.conversation) + "/messages",
-      { body: p.body, client_id: p.clientId }, session.token).then(function (r) {
-      if (r.status === 202) return;
-      if (r.status === 404 || r.status === 409) { closed(); return; }
+    convApi("POST", "messages", { body: p.body, client_id: p.clientId }).then(function (r) {
+      if (r.status === 202 && r.data.id) {
+        p.id = r.data.id;
+        var echo = early[p.id];
+        if (echo) {
+          delete early[p.id];
+          seen[p.id] = true;
+          confirmPending(p, echo);
+        }
+        return;
+      }
+      if (r.status === 404 || r.status === 409) return ended("other");
       failed(p, r.data && r.data.errcode === "M_TOO_LARGE" ? t.tooLong : t.notSent);
     }, function () { failed(p, t.notSent); });
   }
 
   function failed(p, msg) {
-    if (pending.indexOf(p) < 0) return; // the echo came first after all
+    if (pending.indexOf(p) < 0) return;
+    for (var id in early) {
+      if (early[id].body === p.body) { // it did arrive; only the answer was lost
+        seen[id] = true;
+        confirmPending(p, early[id]);
+        delete early[id];
+        return;
+      }
+    }
     p.li.classList.add("is-failed");
-    var meta = p.li.querySelector(".meta");
-    meta.textContent = msg + " ";
-    var b = el("button", "btn link retry", t.retry);
-    b.type = "button";
-    b.addEventListener("click", function () {
-      b.remove();
+    var m = p.li.querySelector(".meta");
+    m.textContent = msg + " ";
+    m.appendChild(button("btn link retry", t.retry, function () {
       p.li.classList.remove("is-failed");
-      meta.textContent = t.sending;
-      post(p);
-    });
-    meta.appendChild(b);
+      m.textContent = t.sending;
+      post(p); // the same client id: the homeserver drops a duplicate
+    }));
   }
 
   function submit() {
     var input = $("input");
     var body = input.value.replace(/\s+$/, "").replace(/^\s*\n/, "");
-    if (!body.trim() || !session) return;
+    if (!body.trim() || !session || status === "closed") return;
     input.value = "";
     autosize();
+    typing(false);
     send(body);
   }
 
@@ -627,13 +805,33 @@
     input.rows = Math.min(5, Math.max(1, input.value.split("\n").length));
   }
 
+  // The counsellor sees "typing" while the youth types (renewed, and ended after a pause).
+  function typing(on) {
+    clearTimeout(typingTimer);
+    if (!session || status !== "active") return;
+    var now = Date.now();
+    if (on) {
+      typingTimer = setTimeout(function () { typing(false); }, 5000);
+      if (now - typingSentAt < 15000) return;
+      typingSentAt = now;
+    } else {
+      if (!typingSentAt) return;
+      typingSentAt = 0;
+    }
+    convApi("PUT", "typing", { typing: on }).catch(function () { /* only a courtesy */ });
+  }
+
+  function sendRead() {
+    if (!session || !lastCounsellor || lastCounsellor === readSent || document.hidden) return;
+    readSent = lastCounsellor;
+    convApi("POST", "read", { id: readSent }).catch(function () { readSent = null; });
+  }
+
   function endChat() {
-    if (!session) return closed();
-    var s = session;
     $("end-yes").disabled = true;
-    api("POST", "/conversations/" + encodeURIComponent(s.conversation) + "/end", {}, s.token).then(function (r) {
+    convApi("POST", "end", {}).then(function (r) {
       $("end-yes").disabled = false;
-      if (r.ok || r.status === 404) closed();
+      if (r.ok || r.status === 404) ended("youth");
       else $("confirm-end").hidden = true;
     }, function () {
       $("end-yes").disabled = false;
@@ -642,40 +840,86 @@
     });
   }
 
-  function closed() {
-    status = "closed";
+  // The end: the token is kept (sessionStorage) only until "Fik du hjælp?" is answered.
+  function ended(by) {
+    if (!session) return;
     stopStream();
-    session = null;
+    setStatus("closed");
     pending = [];
-    try { sessionStorage.removeItem(KEY); } catch (e) { /* nothing stored */ }
-    $("messages").textContent = "";
-    $("input").value = "";
-    renderHelp($("help-now-closed"));
-    show("closed");
-    $("closed-heading").focus();
+    session.ended = by;
+    save();
+    // Ending it oneself means "make it go away"; a goodbye from the counsellor stays to read.
+    if (by === "youth" || by === "other") $("messages").textContent = "";
+    $("composer").hidden = true;
+    $("end").hidden = true;
+    $("confirm-end").hidden = true;
+    $("ended-title").textContent = t.ended[by] || t.ended.other;
+    $("feedback").hidden = !session.helped;
+    $("feedback-thanks").textContent = "";
+    if (!session.helped) forget();
+    renderHelp($("help-now-ended"));
+    $("ended").hidden = false;
+    $("ended-title").focus({ preventScroll: true });
+    // The counsellor's last words at the top, the end right under them.
+    ($("messages").lastElementChild || $("ended")).scrollIntoView({ block: "start" });
+  }
+
+  function giveFeedback(answerId) {
+    if (!session) return;
+    $("feedback").hidden = true;
+    convApi("POST", "feedback", { answer: answerId }).then(function () {
+      $("feedback-thanks").textContent = t.fbThanks;
+      forget();
+    }, function () {
+      $("feedback").hidden = false; // offline: the buttons stay to try again
+    });
   }
 
   function startOver() {
+    forget();
     answers = {};
     step = 0;
+    $("messages").textContent = "";
     show("loading");
-    loadInfo().then(renderIntro, function (e) { showError(e.message); });
+    loadInfo(false).then(renderIntro, function (e) { showError(e.message); });
   }
 
+  // Leaves for a neutral site and leaves no entry to go back to. Inside an iframe on a
+  // municipal site, the embedding script takes the whole tab away (see docs/youth-page.md).
   function quickExit() {
-    // Blank the page first, so nothing lingers in a snapshot; replace() leaves no history entry.
     stopStream();
     document.title = "";
     document.body.textContent = "";
-    location.replace("https://www.dr.dk/");
+    if (embedded) {
+      parent.postMessage("ungechat:quick-exit", "*");
+      if (params.get("embed") === "1") return; // embed.js takes the whole tab away
+      // Framed some other way: a click may take the whole tab; else at least the chat goes.
+      var act = navigator.userActivation;
+      if (act && act.isActive) {
+        try { top.location.replace(NEUTRAL); return; } catch (e) { /* not allowed here */ }
+      }
+      setTimeout(function () { location.replace("about:blank"); }, 300);
+      return;
+    }
+    location.replace(NEUTRAL);
   }
 
   // -- wiring -----------------------------------------------------------------
   function init() {
     translateStatic();
     $("quick-exit").addEventListener("click", quickExit);
+    document.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape") return;
+      if (Date.now() - lastEscape < 1500) quickExit();
+      lastEscape = Date.now();
+    });
+    $("lang-link").addEventListener("click", function (e) {
+      e.preventDefault(); // replace, so switching language adds nothing to the history
+      location.replace(this.href);
+    });
     $("retry").addEventListener("click", boot);
-    $("start").addEventListener("click", startChat);
+    $("start").addEventListener("click", function () { startChat(null); });
+    $("start-partner").addEventListener("click", function () { startChat(info.overflow); });
     $("again").addEventListener("click", startOver);
     $("end").addEventListener("click", function () {
       $("confirm-end").hidden = false;
@@ -686,6 +930,10 @@
       $("input").focus();
     });
     $("end-yes").addEventListener("click", endChat);
+    $("feedback").addEventListener("click", function (e) {
+      var a = e.target.getAttribute("data-answer");
+      if (a) giveFeedback(a);
+    });
     $("composer").addEventListener("submit", function (e) { e.preventDefault(); submit(); $("input").focus(); });
     $("input").addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -693,16 +941,17 @@
         submit();
       }
     });
-    $("input").addEventListener("input", autosize);
-    function reconnectNow() {
-      if (stream && stream.timer && session && !document.hidden) {
+    $("input").addEventListener("input", function () { autosize(); typing(true); });
+    function wake() {
+      sendRead();
+      if (stream && stream.timer && !document.hidden) {
         clearTimeout(stream.timer);
         stream.timer = null;
         connect(stream.lastId, 0);
       }
     }
-    window.addEventListener("online", reconnectNow);
-    document.addEventListener("visibilitychange", reconnectNow);
+    window.addEventListener("online", wake);
+    document.addEventListener("visibilitychange", wake);
     boot();
   }
 
@@ -710,11 +959,12 @@
     show("loading");
     try { session = JSON.parse(sessionStorage.getItem(KEY) || "null"); } catch (e) { session = null; }
     if (!slug) return showError(t.notFound);
-    loadInfo().then(function () {
-      if (session && session.token && session.conversation) openChat();
+    var resumed = !!(session && session.token && session.conversation);
+    loadInfo(!resumed).then(function () {
+      if (resumed) openChat();
       else renderIntro();
     }, function (e) {
-      if (session && session.token) openChat(); // the chat may still run when info cannot load
+      if (resumed) openChat(); // the chat may still run when the info cannot load
       else showError(e.message);
     });
   }

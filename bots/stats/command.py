@@ -1,0 +1,119 @@
+"""`ungechat stats`: the report and its data files for a period (the current quarter by
+default), written to a folder:
+
+    rapport.html     for coordinators and politicians, one self-contained file
+    statistik.json   the same figures as data (schemas/stats-export.schema.json)
+    statistik.csv    the same, for a spreadsheet (semicolons, UTF-8)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import make_url
+
+from bots.config import Config
+from bots.db.engine import SchemaTooNew, ensure_schema, make_engine, make_sessionmaker
+from bots.stats.period import Period, choose_period
+from bots.stats.query import load_period
+from schemas import SCHEMA_DIR
+
+if TYPE_CHECKING:  # the figures need scipy and matplotlib: imported when a report is made
+    from bots.stats.figures import Publication
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", required=True, help="config file (YAML)")
+    p.add_argument("--kommune", metavar="SLUG", help="only this municipality")
+    p.add_argument("--fra", "--from", dest="start", metavar="DATO", help="first day, 2025-07-01")
+    p.add_argument("--til", "--to", dest="end", metavar="DATO", help="last day, 2025-09-30")
+    p.add_argument("--kvartal", "--quarter", dest="quarter", help="a quarter, e.g. 2025K3")
+    p.add_argument("-o", "--out", metavar="MAPPE", help="folder for the files")
+    p.add_argument("--db", help="read this database instead of the config's")
+
+
+@cache
+def export_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(
+        (SCHEMA_DIR / "stats-export.schema.json").read_text(encoding="utf-8")
+    )
+    return schema
+
+
+def run_stats(config: Config, args: argparse.Namespace) -> int:
+    try:
+        period = choose_period(args.start, args.end, args.quarter)
+    except ValueError as exc:
+        print(f"no report made: {exc}", file=sys.stderr)
+        return 2
+    slugs = [m.slug for m in config.municipalities]
+    if args.kommune is not None and args.kommune not in slugs:
+        print(
+            f"no report made: --kommune {args.kommune!r} is not in the config "
+            f"(it has {', '.join(slugs)})",
+            file=sys.stderr,
+        )
+        return 2
+    url = args.db or config.database
+    if make_url(url).get_backend_name() == "sqlite" and not _sqlite_exists(url):
+        print(f"no report made: there is no database at {url}", file=sys.stderr)
+        return 2
+    try:
+        pub = asyncio.run(publication(config, url, period))
+    except SchemaTooNew as exc:
+        print(f"no report made: {exc}", file=sys.stderr)
+        return 2
+    kommuner = [args.kommune] if args.kommune else slugs
+    suffix = f"-{args.kommune}" if args.kommune else ""
+    out = Path(args.out or f"ungechat-statistik-{period.label()}{suffix}")
+    for path in write_files(pub, kommuner, out, dt.datetime.now(dt.UTC)):
+        print(path)
+    return 0
+
+
+def _sqlite_exists(url: str) -> bool:
+    database = make_url(url).database
+    if not database:
+        return False
+    return database == ":memory:" or Path(database).exists()
+
+
+async def publication(config: Config, url: str, period: Period) -> Publication:
+    from bots.stats import figures
+
+    engine = make_engine(url)
+    try:
+        await ensure_schema(engine)
+        rows, views = await load_period(
+            make_sessionmaker(engine), period, [m.slug for m in config.municipalities]
+        )
+    finally:
+        await engine.dispose()
+    return figures.build(config, period, rows, views)
+
+
+def write_files(
+    pub: Publication, kommuner: list[str], out: Path, generated: dt.datetime
+) -> list[Path]:
+    import jsonschema
+
+    from bots.stats import export, report
+
+    data = export.to_json(pub, kommuner, generated)
+    jsonschema.validate(data, export_schema())  # a bug here must not reach a reader
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        out / "rapport.html": report.render(pub, kommuner, generated),
+        out / "statistik.json": json.dumps(data, ensure_ascii=False, indent=1) + "\n",
+        out / "statistik.csv": export.to_csv(pub, kommuner),
+    }
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8", newline="")
+    return list(files)

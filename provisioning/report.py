@@ -1,0 +1,62 @@
+"""A plan as the municipality's IT person reads it: per homeserver, per municipality or
+sparring room, one line per change (+ adds, ~ changes, - removes)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from bots.config import Config
+from provisioning.actions import SIGNS, Plan
+from provisioning.registration import homeserver_yaml_lines
+
+NO_CHANGES = "no changes: the homeservers already match the config."
+
+
+def render(config: Config, plan: Plan) -> str:
+    lines: list[str] = []
+    titles = {m.slug: f"{m.name} ({m.slug})" for m in config.municipalities}
+    titles |= {r.id: f'Sparring room "{r.name}" ({r.id})' for r in config.sparring_rooms}
+    titles[""] = "Appservice registration"
+    for hs_id, hs in config.homeservers.items():
+        lines.append(f"Homeserver {hs_id} ({hs.server_name}, {hs.url})")
+        if hs_id in plan.problems:
+            lines.append(f"  ! not planned: {plan.problems[hs_id]}")
+        actions = [a for a in plan if a.homeserver == hs_id]
+        if not actions and hs_id not in plan.problems:
+            lines.append("  no changes")
+        scopes = list(dict.fromkeys(a.scope for a in actions))
+        for scope in scopes:
+            lines.append(f"  {titles.get(scope, scope)}")
+            lines += [f"    {a.describe()}" for a in actions if a.scope == scope]
+        if plan.leftovers.get(hs_id):
+            lines.append("  Not in the config any more (left alone; remove them by hand if done)")
+            lines += [f"    {note}" for note in plan.leftovers[hs_id]]
+    lines.append("")
+    if not plan and not plan.problems:
+        lines.append(NO_CHANGES)
+    else:
+        counts = Counter(SIGNS[a.kind] for a in plan)
+        lines.append(
+            f"{counts['+']} to add, {counts['~']} to change, {counts['-']} to remove"
+            + (f"; {len(plan.problems)} homeserver(s) not read" if plan.problems else "")
+            + "."
+        )
+    return "\n".join(lines)
+
+
+def registration_notes(config: Config) -> str:
+    """After apply: where each registration is, and what homeserver.yaml needs."""
+    lines = []
+    for hs_id, hs in config.homeservers.items():
+        path = hs.registration_file
+        if path is None:
+            lines.append(
+                f"[{hs_id}] no registration_file is set under homeservers.{hs_id}.appservice, "
+                "so no registration was written."
+            )
+            continue
+        lines.append(f"[{hs_id}] the appservice registration is {Path(path).resolve()}.")
+        lines.append(f"Add to homeserver.yaml of {hs.server_name} (then restart Synapse):")
+        lines.append(homeserver_yaml_lines(Path(path).resolve()))
+    return "\n".join(lines)

@@ -1,0 +1,101 @@
+"""The one-line embed on a municipal site (another origin and site than the chat's), in
+Debian's Chromium: the button opens the youth page in an iframe with the municipality
+and channel, and the quick exit takes the whole tab away, leaving no history entry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from deploy.local.synapse import free_port
+from provisioning.campaign.material import EMBED_CHANNEL, embed_snippet
+from tests.browser_fixture import NEUTRAL, Watched, browser, new_page
+from tests.stack_fixture import Stack
+
+__all__ = ["browser"]  # fixture used by name
+pytestmark = [pytest.mark.browser, pytest.mark.synapse]
+
+HOST_PAGE = """<!doctype html><html lang="da"><head><meta charset="utf-8">
+<title>Ungdomsskolen</title></head><body><h1>Ungdomsskolen i Testby</h1>
+<p>Holdstart, klubaftener og ture.</p>{snippet}</body></html>"""
+
+
+@pytest.fixture
+async def municipal_site(stack: Stack) -> AsyncIterator[str]:
+    """A youth school's page on `localhost`: another site than the chat's 127.0.0.1."""
+    # Exactly what `ungechat links` prints for a municipality's web page.
+    html = HOST_PAGE.format(snippet=embed_snippet(stack.intake, "testby"))
+
+    async def page(_: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://localhost:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def visitor(browser: Any) -> AsyncIterator[Watched]:
+    watched = await new_page(browser, viewport={"width": 1280, "height": 800}, is_mobile=False)
+    yield watched
+    if watched.problems:
+        print("browser problems:", *watched.problems, sep="\n  ")
+    await watched.page.context.close()
+
+
+async def open_chat(visitor: Watched, site: str) -> Any:
+    page = visitor.page
+    await page.goto(site + "/")
+    await page.get_by_role("button", name="Chat anonymt med en rådgiver").click()
+    frame = page.frame_locator("#ungechat-panel iframe")
+    await frame.get_by_text("Ungechat Testby").wait_for()
+    return frame
+
+
+async def test_the_button_opens_the_chat_and_quick_exit_leaves_the_site(
+    stack: Stack, municipal_site: str, visitor: Watched
+) -> None:
+    page = visitor.page
+    frame = await open_chat(visitor, municipal_site)
+    src = await page.locator("#ungechat-panel iframe").get_attribute("src")
+    assert src == f"{stack.intake}/k/testby?kanal={EMBED_CHANNEL}&embed=1"
+    assert await frame.locator("#open-status.is-open").is_visible()
+    await visitor.shot("embed-1280")
+    # Hiding keeps the conversation's page; showing it again is the same frame.
+    await page.get_by_role("button", name="Skjul chatten ▾").click()
+    assert await page.locator("#ungechat-panel").is_hidden()
+    await page.get_by_role("button", name="Chat anonymt med en rådgiver").click()
+    assert await frame.get_by_text("Ungechat Testby").is_visible()
+
+    depth = await page.evaluate("history.length")
+    await frame.get_by_role("button", name="Luk siden hurtigt").click()
+    await page.wait_for_url(f"{NEUTRAL}**")  # the whole tab, not just the frame
+    assert await page.evaluate("history.length") == depth
+    assert visitor.foreign_requests(municipal_site, stack.intake) == []
+    assert visitor.problems == []
+
+
+@pytest.mark.parametrize("where", ["in the chat", "on the municipal page"])
+async def test_escape_twice(stack: Stack, municipal_site: str, visitor: Watched, where: str):
+    """Escape is no click: the chat asks embed.js to take the tab away."""
+    page = visitor.page
+    frame = await open_chat(visitor, municipal_site)
+    if where == "in the chat":
+        await frame.locator("#intro-text").click()
+    else:
+        await page.locator("h1").click()
+    depth = await page.evaluate("history.length")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("Escape")
+    await page.wait_for_url(f"{NEUTRAL}**")
+    assert await page.evaluate("history.length") == depth
+    assert visitor.foreign_requests(municipal_site, stack.intake) == []
+    assert visitor.problems == []

@@ -1,0 +1,130 @@
+"""The running service as operations meets it: the youth page's visit is counted through
+the real intake API, and Prometheus reads conversations waiting and active, waits and
+intake latency on the metrics listener — which the youth's address does not serve.
+
+No homeserver is needed for these routes; the database is real (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
+
+from bots.config import parse_config
+from bots.db.engine import make_engine, make_sessionmaker
+from bots.db.models import Conversation, ConversationStats, PageView, State
+from bots.service import running
+from bots.stats.metrics import METRICS
+
+
+def config_for(db_url: str) -> dict:
+    return {
+        "database": db_url,
+        "public_url": "https://chat.example.dk",
+        "metrics": {"host": "127.0.0.1", "port": 0},
+        "homeservers": {
+            "hs": {
+                "server_name": "example.dk",
+                "url": "http://127.0.0.1:9",
+                "admin_token": "test-admin-token-000000000001",
+                "appservice": {
+                    "url": "http://127.0.0.1:9",
+                    "as_token": "test-as-token-0000000000000002",
+                    "hs_token": "test-hs-token-0000000000000003",
+                },
+            }
+        },
+        "municipalities": [
+            {
+                "slug": "testby",
+                "name": "Testby Kommune",
+                "fictional": True,
+                "homeserver": "hs",
+                "opening_hours": {"always_open": True},
+                "channels": ["facebook", "plakat"],
+            }
+        ],
+    }
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def conversation(state: State, waiting_for: dt.timedelta) -> Conversation:
+    now = dt.datetime.now(dt.UTC)
+    return Conversation(
+        id=uuid.uuid4().hex,
+        kommune="testby",
+        homeserver="hs",
+        state=state.value,
+        waiting_since=now - waiting_for,
+        last_activity_at=now,
+    )
+
+
+async def test_visits_are_counted_and_metrics_are_served_apart(db_url: str) -> None:
+    config = parse_config(config_for(db_url), Path("/tmp"))
+    async with running(config, "127.0.0.1", 0) as (app, port), aiohttp.ClientSession() as http:
+        intake = f"http://127.0.0.1:{port}"
+        metrics_url = f"http://127.0.0.1:{app[METRICS].port}/metrics"
+        for query in ("kanal=plakat&view=1", "kanal=plakat", "kanal=hemmelig&view=1"):
+            async with http.get(f"{intake}/api/v1/kommuner/testby?lang=da&{query}") as r:
+                assert r.status == 200
+        async with http.get(f"{intake}/metrics") as r:
+            assert r.status == 404  # never on the address young people use
+
+        engine = make_engine(db_url)
+        sessions = make_sessionmaker(engine)
+        async with sessions.begin() as session:
+            session.add(conversation(State.WAITING, dt.timedelta(minutes=2)))
+            session.add(conversation(State.WAITING, dt.timedelta(seconds=20)))
+            session.add(conversation(State.ACTIVE, dt.timedelta(minutes=9)))
+            for wait in (45, 400):
+                session.add(
+                    ConversationStats(
+                        kommune="testby",
+                        date=dt.date(2025, 8, 4),
+                        hour=19,
+                        weekday=0,
+                        outcome="answered",
+                        wait_seconds=wait,
+                        duration_seconds=600,
+                    )
+                )
+        async with sessions() as session:
+            views = {
+                (v.kanal, v.count) for v in (await session.execute(select(PageView))).scalars()
+            }
+        await engine.dispose()
+        assert views == {("plakat", 1), ("ukendt", 1)}  # the reload without view=1: not counted
+
+        async with http.get(metrics_url) as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"].startswith("text/plain")
+            got = samples(await r.text())
+
+    def value(name: str, **labels: str) -> float:
+        return got[(name, tuple(sorted(labels.items())))]
+
+    assert value("ungechat_database_up") == 1
+    assert value("ungechat_conversations", kommune="testby", state="waiting") == 2
+    assert value("ungechat_conversations", kommune="testby", state="active") == 1
+    assert 110 <= value("ungechat_oldest_wait_seconds", kommune="testby") < 300
+    assert value("ungechat_wait_seconds_bucket", kommune="testby", le="60.0") == 1
+    assert value("ungechat_wait_seconds_bucket", kommune="testby", le="300.0") == 1
+    assert value("ungechat_wait_seconds_bucket", kommune="testby", le="600.0") == 2
+    assert value("ungechat_wait_seconds_count", kommune="testby") == 2
+    assert value("ungechat_wait_seconds_sum", kommune="testby") == 445
+    route = {"route": "/api/v1/kommuner/{slug}", "method": "GET"}
+    assert value("ungechat_intake_request_seconds_count", **route) == 3
+    assert not [k for k in got if "hemmelig" in str(k) or "127.0.0.1" in str(k)]
