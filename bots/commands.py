@@ -92,8 +92,9 @@ class CommandRegistry:
 def parse(body: str) -> tuple[str, list[str], str] | None:
     """'!luk ensomhed familie' → ('luk', ['ensomhed', 'familie'], 'ensomhed familie').
 
-    Every counsellor message that starts with '!' is a command (known or not) and is
-    never shown to the young person (see bots/intake/stream.py)."""
+    Every counsellor message that starts with '!' (after any spaces) is a command, known
+    or not, and is never shown to the young person (see bots/intake/projection.py)."""
+    body = body.lstrip()
     if not body.startswith("!"):
         return None
     head, _, rest = body[1:].strip().partition(" ")

@@ -25,6 +25,10 @@ def registry() -> CommandRegistry:
         ("!LUK", ("luk", [], "")),
         ("!vagt  start ", ("vagt", ["start"], "start")),
         ("!", None),
+        (
+            "  !intern husk at spørge til skolen",
+            ("intern", ["husk", "at", "spørge", "til", "skolen"], "husk at spørge til skolen"),
+        ),
         ("hej !luk", None),
         ("luk", None),
     ],
