@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from bots.hours import WEEKDAYS, Interval, OpeningHours
+from deploy.federation import check_server_name
 from provisioning.registration import Registration
 from schemas import SCHEMA_DIR
 
@@ -208,10 +209,17 @@ class Config:
     municipalities: tuple[Municipality, ...]
     starts_per_address_per_hour: int = 20
     sparring_rooms: tuple[SparringRoom, ...] = ()
+    # Server names of the network's other homeservers (see `network_server_names`).
+    network: tuple[str, ...] = ()
     metrics: MetricsListener | None = None
 
     def municipality(self, slug: str) -> Municipality | None:
         return next((m for m in self.municipalities if m.slug == slug), None)
+
+    def network_server_names(self) -> list[str]:
+        """Every homeserver the network federates with: ours and the others named."""
+        ours = [hs.server_name for hs in self.homeservers.values()]
+        return list(dict.fromkeys([*ours, *self.network]))
 
 
 # -- loading and validating -------------------------------------------------------------
@@ -332,6 +340,11 @@ def rule_problems(data: dict[str, Any]) -> Iterator[str]:
 
     yield from provisioning_problems(data)
     homeservers = data["homeservers"]
+    for index, name in enumerate(data.get("network", [])):
+        try:
+            check_server_name(name)
+        except ValueError as exc:
+            yield f"{key_path(['network', index])}: {exc}"
     seen_slugs: set[str] = set()
     for i, m in enumerate(data["municipalities"]):
         at = ["municipalities", i]
@@ -401,6 +414,7 @@ def _build(data: dict[str, Any], base_dir: Path) -> Config:
             "starts_per_address_per_hour", 20
         ),
         sparring_rooms=tuple(_sparring_room(r, data) for r in data.get("sparring_rooms", [])),
+        network=tuple(data.get("network", [])),
         metrics=MetricsListener(**data["metrics"]) if "metrics" in data else None,
     )
 

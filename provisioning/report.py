@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
 from bots.config import Config
+from deploy.federation import federation_config
 from provisioning.actions import SIGNS, Plan
 from provisioning.registration import homeserver_yaml_lines
 
@@ -59,4 +62,10 @@ def registration_notes(config: Config) -> str:
         lines.append(f"[{hs_id}] the appservice registration is {Path(path).resolve()}.")
         lines.append(f"Add to homeserver.yaml of {hs.server_name} (then restart Synapse):")
         lines.append(homeserver_yaml_lines(Path(path).resolve()))
+    network = config.network_server_names()
+    lines.append(
+        "Every homeserver of the network federates with these servers and no others; "
+        "add to each homeserver.yaml:"
+    )
+    lines.append(yaml.safe_dump(federation_config(network), sort_keys=False).rstrip())
     return "\n".join(lines)

@@ -163,6 +163,11 @@ MISTAKES = [
         "is required",
     ),
     mistake(
+        lambda d: d.update(network=["kk.dk", "ikke et navn"]),
+        "network[1]",
+        "'ikke et navn' is not a Matrix server name",
+    ),
+    mistake(
         lambda d: d.update(database="mysql://root@localhost/x"),
         "database",
         "'mysql://root@localhost/x' does not have the expected form",
@@ -227,3 +232,15 @@ def test_run_refuses_an_invalid_config_before_starting_anything(tmp_path: Path) 
     assert "municipalities[0].opening_hours.weekly.monday[0]" in refused.stderr
     assert "nothing was started" in refused.stderr
     assert not (tmp_path / "bot.db").exists()
+
+
+def test_the_network_federates_with_its_members_only(tmp_path: Path) -> None:
+    from provisioning.report import registration_notes
+
+    data = valid()
+    data["network"] = ["matrix.kk.dk", "chat.aarhus.dk:8448"]
+    config = parse_config(data, tmp_path)
+    assert config.network_server_names() == ["halsnaes.dk", "matrix.kk.dk", "chat.aarhus.dk:8448"]
+    notes = registration_notes(config)
+    whitelist = yaml.safe_load(notes[notes.index("federation_domain_whitelist") :])
+    assert whitelist["federation_domain_whitelist"] == config.network_server_names()
