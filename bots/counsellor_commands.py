@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from bots.case_notes import identifying
 from bots.commands import CommandRegistry, Where, command, parse
 from bots.config import Municipality
 from bots.db.models import Conversation, EndedBy, State
@@ -260,6 +261,58 @@ class CounsellorCommands:
             return
         await self.reply(inv, counsellor_text("deleting", inv.lang, short=match[0].id[:6]))
         await self.convs.release_hold(match[0].id)
+
+    @command(
+        "del",
+        "share",
+        where=Where.CONVERSATION,
+        usage="RUM tekst",
+        da="del en sag anonymt i et sparringsrum (kun kommune og emner følger med)",
+        en="share a case anonymously in a sparring room (only municipality and topics go)",
+    )
+    async def share(self, inv: Invocation) -> None:
+        assert inv.conv is not None
+        mine = [r for r in self.convs.config.sparring_rooms if inv.sender in r.members]
+        rooms = ", ".join(r.id for r in mine) or "–"
+        text = inv.rest.partition(" ")[2].strip()
+        if not inv.args or not text:
+            example = mine[0].id if mine else "netvaerk"
+            await self.reply(
+                inv, counsellor_text("case_note_usage", inv.lang, example=example, rooms=rooms)
+            )
+            return
+        room = next((r for r in mine if r.id == inv.args[0].lower()), None)
+        if room is None:
+            await self.reply(
+                inv,
+                counsellor_text("case_note_not_member", inv.lang, room=inv.args[0], rooms=rooms),
+            )
+            return
+        found = identifying(text, inv.lang)
+        if found:
+            what = ", ".join(found)
+            await self.reply(inv, counsellor_text("case_note_identifying", inv.lang, what=what))
+            return
+        # The municipality the youth is talking to now, and its topics so far.
+        m = self.convs.municipality(inv.conv.kommune)
+        topics = inv.conv.topics or []
+        topics_text = (
+            counsellor_text("case_note_topics", inv.lang, topics=", ".join(topics))
+            if topics
+            else ""
+        )
+        body = counsellor_text(
+            "case_note",
+            inv.lang,
+            kommune=m.name.removesuffix(" Kommune"),
+            topics=topics_text,
+            text=text,
+        )
+        host = self.convs.links[room.homeserver]
+        room_id = await self.convs.directory.sparring_room(host, host, room.id)
+        content = {"msgtype": "m.text", "body": body}
+        await host.bot.send(room_id, "m.room.message", content, f"del-{inv.event_id}")
+        await self.reply(inv, counsellor_text("case_note_shared", inv.lang, room=room.name))
 
     @command(
         "intern",

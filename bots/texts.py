@@ -232,6 +232,30 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "da": "Det gik galt (reference {reference}). Prøv igen, eller giv IT referencen.",
         "en": "Something went wrong (reference {reference}). Try again, or give IT the reference.",
     },
+    "case_note": {
+        "da": "Fra en samtale i {kommune}{topics}: {text}",
+        "en": "From a conversation in {kommune}{topics}: {text}",
+    },
+    "case_note_topics": {"da": ", emne: {topics}", "en": ", topic: {topics}"},
+    "case_note_shared": {
+        "da": "Delt anonymt i »{room}«.",
+        "en": "Shared anonymously in »{room}«.",
+    },
+    "case_note_usage": {
+        "da": "Skriv !del RUM tekst, fx !del {example} Hvordan ville I gribe … an? Rum: {rooms}.",
+        "en": "Type !share ROOM text, e.g. !share {example} How would you approach …? "
+        "Rooms: {rooms}.",
+    },
+    "case_note_not_member": {
+        "da": "Du er ikke med i sparringsrummet {room}. Rum, du kan dele i: {rooms}.",
+        "en": "You are not in the sparring room {room}. Rooms you can share in: {rooms}.",
+    },
+    "case_note_identifying": {
+        "da": "Ikke delt: teksten ser ud til at indeholde {what}. Tag det ud, og prøv igen – "
+        "intet må kunne føre tilbage til den unge.",
+        "en": "Not shared: the text seems to contain {what}. Take it out and try again – "
+        "nothing may lead back to the young person.",
+    },
     "help_title": {
         "da": "Kommandoer (skriv dem som en besked; den unge ser dem aldrig):",
         "en": "Commands (type them as a message; the young person never sees them):",

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.stack_fixture",
     "tests.db_fixture",
     "tests.federation_fixture",
+    "tests.network_fixture",
 ]

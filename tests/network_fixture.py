@@ -1,0 +1,136 @@
+"""One bot serving two municipalities on two federating homeservers: Vestby on hs1,
+Østby on hs2, each with one counsellor (a real Matrix client), and a sparring room for
+the whole network hosted on hs1. Function-scoped: each test gets a fresh bot and
+database; the homeservers are the session's `federation`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bots.config import Config, parse_config
+from bots.db.models import State
+from bots.keys import CONVERSATIONS
+from bots.lifecycle import Conversations
+from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
+from bots.service import running
+from provisioning.plan import apply, plan
+from tests.federation_fixture import FederationFixture
+from tests.matrix_helpers import Counsellor
+from tests.synapse_fixture import SynapseFixture
+
+
+def homeserver(hs: SynapseFixture) -> dict[str, Any]:
+    reg = hs.registration
+    return {
+        "server_name": hs.server_name,
+        "url": hs.url,
+        "admin_token": hs.admin_token,
+        "appservice": {
+            "id": reg.id,
+            "as_token": reg.as_token,
+            "hs_token": reg.hs_token,
+            "sender_localpart": reg.sender_localpart,
+            "url": reg.url,
+        },
+    }
+
+
+def municipality(slug: str, name: str, hs: str, counsellors: list[str]) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "name": name,
+        "fictional": True,
+        "homeserver": hs,
+        "opening_hours": {"always_open": True},
+        "counsellors": counsellors,
+        "channels": ["plakat"],
+    }
+
+
+@dataclass
+class Network:
+    config: Config
+    intake: str
+    conversations: Conversations
+    rooms: dict[str, MunicipalityRooms]
+    sparring_room_id: str  # "netvaerk", on hs1
+    vest: Counsellor
+    oest: Counsellor
+
+
+@pytest.fixture
+async def network(federation: FederationFixture, tmp_path: Path) -> AsyncIterator[Network]:
+    vest_id, _, vest_token = await federation.hs1.new_user("vest")
+    oest_id, _, oest_token = await federation.hs2.new_user("oest")
+    data = {
+        "database": f"sqlite:///{tmp_path / 'bot.db'}",
+        "public_url": f"http://127.0.0.1:{federation.bot_port}",
+        "homeservers": {"hs1": homeserver(federation.hs1), "hs2": homeserver(federation.hs2)},
+        "municipalities": [
+            municipality("vestby", "Vestby Kommune", "hs1", [vest_id]),
+            municipality("oestby", "Østby Kommune", "hs2", [oest_id]),
+        ],
+        "sparring_rooms": [
+            {
+                "id": "netvaerk",
+                "name": "Netværket – sparring",
+                "homeserver": "hs1",
+                "municipalities": "all",
+            }
+        ],
+    }
+    config = parse_config(data, tmp_path)
+    links = {
+        hs_id: HomeserverLink.connect(hs_id, hs.url, hs.registration(), hs.admin_token)
+        for hs_id, hs in config.homeservers.items()
+    }
+    try:
+        await apply(config, links, await plan(config, links))
+        directory = Directory()
+        rooms = {
+            "vestby": await directory.rooms(links["hs1"], "vestby"),
+            "oestby": await directory.rooms(links["hs2"], "oestby"),
+        }
+        sparring = await directory.sparring_room(links["hs1"], links["hs1"], "netvaerk")
+    finally:
+        for link in links.values():
+            await link.close()
+    vest = Counsellor(federation.hs1.url, vest_id, vest_token)
+    oest = Counsellor(federation.hs2.url, oest_id, oest_token)
+    for c, slug in ((vest, "vestby"), (oest, "oestby")):
+        for room_id in (*rooms[slug].all_ids(), sparring):
+            await c.join(room_id)
+        await c.start()
+    try:
+        async with running(config, "127.0.0.1", federation.bot_port) as (app, port):
+            yield Network(
+                config, f"http://127.0.0.1:{port}", app[CONVERSATIONS], rooms, sparring, vest, oest
+            )
+    finally:
+        await vest.stop()
+        await oest.stop()
+
+
+async def wait_for_state(convs: Conversations, conversation: str, state: State) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            conv = await convs.repo.get(conversation)
+            if conv is not None and conv.state == state:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def room_gone(hs: SynapseFixture, room_id: str) -> bool:
+    headers = {"Authorization": f"Bearer {hs.admin_token}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{hs.url}/_synapse/admin/v1/rooms/{room_id}", headers=headers) as r,
+    ):
+        return r.status == 404
