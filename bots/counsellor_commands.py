@@ -179,6 +179,11 @@ class CounsellorCommands:
             return
         if inv.conv.state not in TRANSFERABLE:
             return
+        if not await self.convs.links[target.homeserver].bot.reachable():
+            await self.reply(
+                inv, counsellor_text("transfer_unreachable", inv.lang, target=target.name)
+            )
+            return
         await self.reply(inv, counsellor_text("transfer_started", inv.lang, target=target.name))
         await start_transfer(self.convs, inv.conv, target)
 

@@ -87,7 +87,14 @@ async def maintenance_loop(maintenance: Maintenance) -> None:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    """The bot is up (200) and says which homeservers it can reach: one that is down
+    stops only its own municipalities, and shows here rather than as a crash."""
+    links = request.config_dict[LINKS]
+    reachable = await asyncio.gather(*(link.bot.reachable() for link in links.values()))
+    homeservers = {
+        hs_id: "ok" if ok else "unreachable" for hs_id, ok in zip(links, reachable, strict=True)
+    }
+    return web.json_response({"status": "ok", "homeservers": homeservers})
 
 
 def create_app(config: Config) -> web.Application:

@@ -203,6 +203,12 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "en": "Type !transfer and the municipality's link name, e.g. !transfer {example}. "
         "Possible: {choices}.",
     },
+    "transfer_unreachable": {
+        "da": "{target} kan ikke nås lige nu (deres server svarer ikke). Samtalen bliver hos "
+        "jer; prøv igen om lidt.",
+        "en": "{target} cannot be reached right now (their server does not answer). The "
+        "conversation stays with you; try again shortly.",
+    },
     "transfer_started": {
         "da": "↪️ Samtalen overføres til {target}. Deres rådgivere får den i deres kø; du "
         "kan blive i rummet, til en af dem er kommet ind.",

@@ -19,7 +19,7 @@ from nio import AsyncClient, AsyncClientConfig
 from nio.api import Api
 from nio.responses import ErrorResponse, Response
 
-from bots.matrix.errors import Unreachable, error_for
+from bots.matrix.errors import MatrixError, Unreachable, error_for
 
 CLIENT_V3 = "/_matrix/client/v3"
 CLIENT_V1 = "/_matrix/client/v1"
@@ -80,6 +80,14 @@ class MatrixGateway:
         if resp.transport_response is not None and resp.transport_response.status >= 400:
             raise error_for(None, str(resp.content)[:200], resp.transport_response.status)
         return resp.content
+
+    async def reachable(self, timeout: float = 3) -> bool:
+        """Does the homeserver answer at all right now?"""
+        try:
+            await self.request("GET", "/_matrix/client/versions", timeout=timeout)
+        except MatrixError:
+            return False
+        return True
 
     # -- client-server API calls the bot makes -------------------------------------------
 
