@@ -105,6 +105,20 @@ def test_the_command_writes_the_report_and_its_data(report: Path) -> None:
         if c == {**c, "measure": "samtaler", "kommune": "*", "dims": {}}
     )
     assert f"{total:,}".replace(",", ".") in html  # e.g. 2.553, written the Danish way
+    # The coordinator's question in one sentence: the channel that brought the most.
+    by_channel = {
+        c["dims"]["kanal"]: c["value"]
+        for c in data["cells"]
+        if c["measure"] == "samtaler"
+        and c["kommune"] == "koebenhavn"
+        and c["dims"].keys() == {"kanal"}
+    }
+    top = max(
+        (v for v in by_channel.items() if v[0] != "ukendt" and isinstance(v[1], int)),
+        key=lambda v: v[1],
+    )
+    assert top[0] == "facebook"
+    assert f"Flest samtaler kom via Facebook ({top[1]})." in html
     # No count under 5 anywhere in the tables: each is a number of 5 or more, or hidden.
     parser = Cells()
     parser.feed(html)

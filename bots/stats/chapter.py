@@ -7,9 +7,10 @@ from __future__ import annotations
 from bots.stats import charts, labels
 from bots.stats.cube import ALL, Cell, cell
 from bots.stats.figures import HEARD_FROM, NO_FEEDBACK, Publication
-from bots.stats.html import cards, count, esc, figure, section, share, table
+from bots.stats.html import cards, count, esc, figure, per_100, section, share, table
 from bots.stats.period import week_label
 from bots.stats.suppression import SMALL
+from bots.stats.views import UNKNOWN_CHANNEL
 
 
 def key_numbers(pub: Publication, k: str) -> str:
@@ -67,7 +68,7 @@ def channels(pub: Publication, k: str) -> str:
                 esc("I alt" if kanal == ALL else labels.channel(kanal)),
                 count(c.shown(cell("sidevisninger", k, kanal=kanal))),
                 count(c.shown(started)),
-                share(c.share(started, cell("sidevisninger", k, kanal=kanal))),
+                per_100(c.share(started, cell("sidevisninger", k, kanal=kanal))),
                 count(c.shown(cell("med_raadgiver", k, kanal=kanal))),
                 share(c.share(started, cell("samtaler", k))),
             ]
@@ -86,7 +87,8 @@ def channels(pub: Publication, k: str) -> str:
         "Hvert link, opslag, plakat og kort har sit eget mærke (?kanal=…). Tragten viser for "
         "hver kanal, hvor mange der åbnede ungesiden, hvor mange der startede en samtale, og "
         "hvor mange der fik en rådgiver. »Startede pr. 100 besøg« fortæller, hvor godt kanalen "
-        "omsætter opmærksomhed til samtaler: en kanal med få besøg kan være den, der virker.",
+        "omsætter opmærksomhed til samtaler: en kanal med få besøg kan være den, der virker."
+        + best_channels(pub, k),
         table(
             [
                 "Kanal",
@@ -101,6 +103,29 @@ def channels(pub: Publication, k: str) -> str:
         ),
         figure(chart, "Samtaler pr. kanal", "Startede samtaler og besvarede samtaler pr. kanal."),
     )
+
+
+def best_channels(pub: Publication, k: str) -> str:
+    """The answer in one sentence, from published numbers only; channels with under 50
+    visits are left out of the rate, where chance weighs too much."""
+    c = pub.cells
+    named = [v for v in pub.cats("kanal", k) if v != UNKNOWN_CHANNEL]
+    started = {v: n for v in named if (n := c.count(cell("samtaler", k, kanal=v)))}
+    rates = {
+        v: rate
+        for v in started
+        if (c.count(cell("sidevisninger", k, kanal=v)) or 0) >= 50
+        and (rate := c.share(cell("samtaler", k, kanal=v), cell("sidevisninger", k, kanal=v)))
+    }
+    text = ""
+    if started:
+        most = max(started, key=lambda v: started[v])
+        text += f" Flest samtaler kom via {labels.channel(most)} ({labels.number(started[most])})."
+    if rates:
+        best = max(rates, key=lambda v: rates[v])
+        per = labels.percent(rates[best]).removesuffix(" %")
+        text += f" Flest samtaler pr. besøg gav {labels.channel(best)}: {per} pr. 100 besøg."
+    return text
 
 
 def self_reported(pub: Publication, k: str) -> str:

@@ -31,6 +31,11 @@ def share(value: float | None) -> str:
     return esc(percent(value))
 
 
+def per_100(value: float | None) -> str:
+    """A percentage written as 'per 100' (for "Startede pr. 100 besøg")."""
+    return share(value).removesuffix(" %")
+
+
 def table(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],

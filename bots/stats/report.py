@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from bots.stats import chapter, chapter_talks, charts, labels
 from bots.stats.cube import ALL, cell
 from bots.stats.figures import Publication
-from bots.stats.html import CSS, count, esc, figure, section, share, table
+from bots.stats.html import CSS, count, esc, figure, per_100, section, share, table
 from bots.stats.period import danish_date, week_label
 
 # Nothing may be fetched: the page is read offline, mailed, archived.
@@ -100,7 +100,7 @@ def _network(pub: Publication, kommuner: Sequence[str]) -> str:
                 esc(pub.municipality(k).name),
                 count(c.shown(started)),
                 count(c.shown(cell("sidevisninger", k))),
-                share(c.share(started, cell("sidevisninger", k))),
+                per_100(c.share(started, cell("sidevisninger", k))),
                 share(c.share(cell("med_raadgiver", k), started)),
                 share(c.share(cell("uden_raadgiver", k), started)),
                 esc(labels.minutes(pub.medians[("ventetid", k)])),
@@ -115,7 +115,7 @@ def _network(pub: Publication, kommuner: Sequence[str]) -> str:
             esc("Hele netværket"),
             count(c.shown(started)),
             count(c.shown(cell("sidevisninger", ALL))),
-            share(c.share(started, cell("sidevisninger", ALL))),
+            per_100(c.share(started, cell("sidevisninger", ALL))),
             "",
             "",
             esc(labels.minutes(pub.medians[("ventetid", ALL)])),
@@ -181,8 +181,8 @@ def _channels_side_by_side(pub: Publication, kommuner: Sequence[str]) -> str:
                 row.append("")
                 continue
             started = cell("samtaler", k, kanal=kanal)
-            rate = share(c.share(started, cell("sidevisninger", k, kanal=kanal)))
-            row.append(f'{count(c.shown(started))}<br><small class="rate">{rate}</small>')
+            rate = per_100(c.share(started, cell("sidevisninger", k, kanal=kanal)))
+            row.append(f'{count(c.shown(started))}<br><small class="rate">{rate} pr. 100</small>')
         rows.append(row)
     return section(
         "kanaler-alle",
