@@ -192,6 +192,12 @@ class SparringRoom:
 
 
 @dataclass(frozen=True)
+class DigestSchedule:
+    room: str  # a sparring room's id
+    every: str  # week | month | quarter
+
+
+@dataclass(frozen=True)
 class MetricsListener:
     """Where Prometheus scrapes the metrics: never the address young people use."""
 
@@ -211,6 +217,7 @@ class Config:
     sparring_rooms: tuple[SparringRoom, ...] = ()
     # Server names of the network's other homeservers (see `network_server_names`).
     network: tuple[str, ...] = ()
+    digest: DigestSchedule | None = None
     metrics: MetricsListener | None = None
 
     def municipality(self, slug: str) -> Municipality | None:
@@ -345,6 +352,11 @@ def rule_problems(data: dict[str, Any]) -> Iterator[str]:
             check_server_name(name)
         except ValueError as exc:
             yield f"{key_path(['network', index])}: {exc}"
+    digest_room = (data.get("digest") or {}).get("room")
+    if digest_room is not None and digest_room not in {
+        r["id"] for r in data.get("sparring_rooms", [])
+    }:
+        yield f"digest.room: {digest_room!r} is not the id of one of the sparring_rooms"
     seen_slugs: set[str] = set()
     for i, m in enumerate(data["municipalities"]):
         at = ["municipalities", i]
@@ -415,6 +427,11 @@ def _build(data: dict[str, Any], base_dir: Path) -> Config:
         ),
         sparring_rooms=tuple(_sparring_room(r, data) for r in data.get("sparring_rooms", [])),
         network=tuple(data.get("network", [])),
+        digest=(
+            DigestSchedule(data["digest"]["room"], data["digest"].get("every", "month"))
+            if "digest" in data
+            else None
+        ),
         metrics=MetricsListener(**data["metrics"]) if "metrics" in data else None,
     )
 

@@ -17,6 +17,7 @@ import structlog
 from bots.config import Municipality
 from bots.db.models import Conversation, EndedBy, State
 from bots.db.repo import utcnow
+from bots.digest import Digests
 from bots.feedback import forget_expired_feedback_keys
 from bots.lifecycle import Conversations, aware
 from bots.transfer import finish_transfer
@@ -30,6 +31,7 @@ LIVE_STATES = (State.WAITING, State.CLAIMING, State.ACTIVE)
 class Maintenance:
     def __init__(self, convs: Conversations) -> None:
         self.convs = convs
+        self.digests = Digests(convs)
 
     async def run(self, now: dt.datetime | None = None, *, stale_only: bool = True) -> int:
         """One pass; returns how many conversations it acted on."""
@@ -50,6 +52,10 @@ class Maintenance:
                 log.info("hold_expired", conversation=conv.id)
                 acted += 1
         await forget_expired_feedback_keys(self.convs.sessions)
+        try:
+            acted += await self.digests.post_due(now)
+        except Exception:
+            log.exception("digest_failed")  # posted on a later pass
         return acted
 
     async def resume(self, now: dt.datetime, *, stale_only: bool = False) -> int:

@@ -85,6 +85,7 @@ async def network(federation: FederationFixture, tmp_path: Path) -> AsyncIterato
                 "municipalities": "all",
             }
         ],
+        "digest": {"room": "netvaerk", "every": "week"},
     }
     config = parse_config(data, tmp_path)
     links = {

@@ -176,3 +176,18 @@ class PageView(Base):
     kanal: Mapped[str] = mapped_column(String(64), primary_key=True)
     date: Mapped[dt.date] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Digest(Base):
+    """A network digest for one period: posted once, by whichever replica gets there first.
+
+    `posted_at` stays empty while it is being posted (or if posting failed), so the next
+    maintenance pass tries again; the message's transaction id keeps it from appearing twice.
+    """
+
+    __tablename__ = "digests"
+
+    room: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period_start: Mapped[dt.date] = mapped_column(primary_key=True)
+    period_end: Mapped[dt.date] = mapped_column(primary_key=True)
+    posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,75 @@
+"""The network digest: posted once when a period ends, in the sparring room, with the
+report's suppressed numbers, and seen by counsellors on the other homeserver."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bots.db.models import ConversationStats
+from bots.db.repo import utcnow
+from bots.digest import last_complete, title
+from bots.hours import COPENHAGEN
+from bots.maintenance import Maintenance
+from bots.stats.period import Period
+from tests.network_fixture import Network
+
+
+def stats(
+    kommune: str, day: dt.date, topics: list[str], kanal: str = "plakat"
+) -> ConversationStats:
+    return ConversationStats(
+        kommune=kommune,
+        date=day,
+        hour=19,
+        weekday=day.weekday(),
+        kanal=kanal,
+        answers={},
+        topics=topics,
+        wait_seconds=60,
+        duration_seconds=900,
+        outcome="answered",
+        ended_by="counsellor",
+    )
+
+
+@pytest.mark.synapse
+async def test_the_digest_is_posted_once_with_suppressed_numbers(network: Network) -> None:
+    now = utcnow()
+    week = last_complete("week", now)
+    tuesday = week.start + dt.timedelta(days=1)
+    rows = [stats("vestby", tuesday, ["ensomhed"]) for _ in range(6)]
+    rows += [stats("vestby", tuesday, ["skole"]) for _ in range(3)]
+    rows += [stats("oestby", tuesday, ["familie"], kanal="facebook") for _ in range(3)]
+    async with network.conversations.sessions.begin() as session:
+        session.add_all(rows)
+
+    maintenance = Maintenance(network.conversations)
+    await maintenance.run(now)
+    await maintenance.run(now + dt.timedelta(minutes=1))  # already posted: not again
+    room, oest = network.sparring_room_id, network.oest
+    digests = await oest.sync_until(lambda: [t for t in oest.texts_in(room) if t.startswith("📊")])
+    await oest.sync_until(lambda: True)
+    assert len([t for t in oest.texts_in(room) if t.startswith("📊")]) == 1
+    text = digests[0]
+    assert f"uge {week.start.isocalendar().week}" in text
+    assert "Østby <5" in text  # three conversations: never shown as 3
+    # Twelve in all and nine in Vestby would give Østby's three away: one is hidden too.
+    assert not ("12 i alt" in text and "Vestby 9" in text)
+    assert "Flest handlede om: ensomhed." in text  # skole (3) and familie (3) are too few
+    assert "Flest unge kom via: Plakater." in text
+    for secret in ("3 ", "familie", "skole"):
+        assert secret not in text.replace("<5", "").split("\n", 1)[1]
+
+
+def test_periods_just_ended() -> None:
+    wednesday = dt.datetime(2026, 11, 25, 12, tzinfo=COPENHAGEN)
+    assert last_complete("week", wednesday) == Period(dt.date(2026, 11, 16), dt.date(2026, 11, 22))
+    assert last_complete("month", wednesday) == Period(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert last_complete("quarter", wednesday) == Period(dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    january = dt.datetime(2027, 1, 2, tzinfo=COPENHAGEN)
+    assert last_complete("quarter", january) == Period(dt.date(2026, 10, 1), dt.date(2026, 12, 31))
+    assert title("month", last_complete("month", wednesday)) == "oktober 2026"
+    assert title("week", last_complete("week", wednesday)) == "uge 47 (16.–22. november 2026)"
+    assert title("quarter", last_complete("quarter", wednesday)) == "3. kvartal 2026"
