@@ -83,6 +83,7 @@ async def test_a_whole_conversation_on_a_phone(stack: Stack, phone: Watched) -> 
         await page.get_by_text("Hvad gemmer vi?").tap()
         privacy = await page.locator(".promise details").inner_text()
         assert "cookies" in privacy and "IP-adresse" in privacy
+        assert "i højst 14 dage" in privacy  # the configured longest hold, in words
         assert await page.locator("#start").is_hidden()  # the question comes first
         await every_control_is_named(page)
         await phone.shot("1-intro")

@@ -69,6 +69,9 @@ async def municipality_info(
             for q in m.questions
         ],
         "texts": {key: text.get(lang) for key, text in m.youth_texts().items()},
+        # The longest a counsellor may keep a conversation for a duty to notify: the
+        # page says so in its "what do we keep" text.
+        "max_hold_days": m.timeouts.max_hold.days,
         # The bot's messages to the youth, by key, with {placeholders} for their values:
         # the page shows them in its own language whatever language the bot wrote in.
         "system": {key: texts.get(lang) or texts["da"] for key, texts in YOUTH.items()},

@@ -21,7 +21,7 @@
       queued: " {n} venter allerede.",
       privacyMore: "Hvad gemmer vi?",
       privacy: "Vi gemmer ikke det, du skriver, når samtalen er slut, og vi gemmer ikke din IP-adresse. Siden bruger ingen cookies og henter intet fra andre sider. Vi tæller kun anonymt: hvornår der var en samtale, hvor længe den varede, hvilket link du kom fra (fx en plakat), hvad den overordnet handlede om (fx »familie«), dine svar på spørgsmålene og om du fik hjælp – hvis du vil svare. Mens I skriver, ligger samtalen på kommunens egen server. Den er ikke krypteret fra ende til ende.",
-      privacyLaw: "Rådgiverne har tavshedspligt. Skriver du noget, der gør en rådgiver alvorligt bekymret for et barn eller en ung, har rådgiveren pligt til at handle. Så kan samtalen blive gemt i højst et par uger, før den bliver slettet.",
+      privacyLaw: "Rådgiverne har tavshedspligt. Skriver du noget, der gør en rådgiver alvorligt bekymret for et barn eller en ung, har rådgiveren pligt til at handle. Så kan samtalen blive gemt i højst {days} dage, før den bliver slettet.",
       privacyTip: "Tip: Vil du være helt anonym, så skriv ikke dit fulde navn, din adresse eller din skole.",
       nextOpening: "Den åbner igen {when}.",
       noNextOpening: "Vi ved ikke endnu, hvornår den åbner igen.",
@@ -98,7 +98,7 @@
       queued: " {n} already waiting.",
       privacyMore: "What do we keep?",
       privacy: "We don't keep what you write once the conversation is over, and we don't keep your IP address. The page uses no cookies and loads nothing from other sites. We only count anonymously: when there was a conversation, how long it lasted, which link you came from (e.g. a poster), roughly what it was about (e.g. “family”), your answers to the questions and whether you got help – if you want to answer. While you write, the conversation is on the municipality's own server. It is not end-to-end encrypted.",
-      privacyLaw: "Counsellors have a duty of confidentiality. If you write something that makes a counsellor seriously worried about a child or young person, the counsellor must act. Then the conversation may be kept for a few weeks at most before it is deleted.",
+      privacyLaw: "Counsellors have a duty of confidentiality. If you write something that makes a counsellor seriously worried about a child or young person, the counsellor must act. Then the conversation may be kept for at most {days} days before it is deleted.",
       privacyTip: "Tip: to stay completely anonymous, don't write your full name, your address or your school.",
       nextOpening: "It opens again {when}.",
       noNextOpening: "We don't know yet when it opens again.",
@@ -337,6 +337,7 @@
   function renderIntro() {
     var open = !!info.open;
     renderStatus();
+    $("privacy-law").textContent = fill(t.privacyLaw, { days: info.max_hold_days });
     $("open-status").hidden = !open; // when closed, the closed box says it
     $("intro-text").textContent = text("intro");
     var promise = text("promise");
