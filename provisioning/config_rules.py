@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from bots.config import key_path
+from bots.config_checks import key_path, unknown_homeserver
 from provisioning.kommuner import accepted_names, by_slug, suggest
 
 FICTIONAL_HINT = "(a made-up municipality for tests or training needs fictional: true)"
@@ -47,12 +47,7 @@ def _sparring(data: dict[str, Any]) -> Iterator[str]:
         if room["id"] in seen:
             yield f"{key_path([*at, 'id'])}: {room['id']!r} is used by two sparring rooms"
         seen.add(room["id"])
-        if room["homeserver"] not in homeservers:
-            known = ", ".join(sorted(homeservers))
-            yield (
-                f"{key_path([*at, 'homeserver'])}: {room['homeserver']!r} is not one of "
-                f"the homeservers ({known})"
-            )
+        yield from unknown_homeserver([*at, "homeserver"], room["homeserver"], homeservers)
         chosen = room.get("municipalities", [])
         if chosen != "all":
             for j, slug in enumerate(chosen):
