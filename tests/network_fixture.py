@@ -26,22 +26,6 @@ from tests.matrix_helpers import Counsellor
 from tests.synapse_fixture import SynapseFixture
 
 
-def homeserver(hs: SynapseFixture) -> dict[str, Any]:
-    reg = hs.registration
-    return {
-        "server_name": hs.server_name,
-        "url": hs.url,
-        "admin_token": hs.admin_token,
-        "appservice": {
-            "id": reg.id,
-            "as_token": reg.as_token,
-            "hs_token": reg.hs_token,
-            "sender_localpart": reg.sender_localpart,
-            "url": reg.url,
-        },
-    }
-
-
 def municipality(slug: str, name: str, hs: str, counsellors: list[str]) -> dict[str, Any]:
     return {
         "slug": slug,
@@ -72,7 +56,10 @@ async def network(federation: FederationFixture, tmp_path: Path) -> AsyncIterato
     data = {
         "database": f"sqlite:///{tmp_path / 'bot.db'}",
         "public_url": f"http://127.0.0.1:{federation.bot_port}",
-        "homeservers": {"hs1": homeserver(federation.hs1), "hs2": homeserver(federation.hs2)},
+        "homeservers": {
+            "hs1": federation.hs1.homeserver_config(),
+            "hs2": federation.hs2.homeserver_config(),
+        },
         "municipalities": [
             municipality("vestby", "Vestby Kommune", "hs1", [vest_id]),
             municipality("oestby", "Østby Kommune", "hs2", [oest_id]),

@@ -36,25 +36,10 @@ def municipality(slug: str, name: str, counsellors: list[str], **extra: Any) -> 
 def config_data(
     synapse: Any, tmp: Path, municipalities: list[dict[str, Any]], **extra: Any
 ) -> dict[str, Any]:
-    reg = synapse.registration
     return {
         "database": f"sqlite+aiosqlite:///{tmp / 'bot.db'}",
         "public_url": "https://chat.example.dk",
-        "homeservers": {
-            "local": {
-                "server_name": synapse.server_name,
-                "url": synapse.url,
-                "admin_token": synapse.admin_token,
-                "appservice": {
-                    "id": reg.id,
-                    "as_token": reg.as_token,
-                    "hs_token": reg.hs_token,
-                    "sender_localpart": reg.sender_localpart,
-                    "url": reg.url,
-                    "registration_file": "registration.yaml",
-                },
-            }
-        },
+        "homeservers": {"local": synapse.homeserver_config(registration_file="registration.yaml")},
         "municipalities": municipalities,
         **extra,
     }

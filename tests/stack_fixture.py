@@ -54,7 +54,6 @@ class Stack:
 
 
 def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, Any]:
-    reg = synapse.registration
     closed_day = WEEKDAYS[(dt.date.today().weekday() + 3) % 7]
     question = {
         "id": "heard_from",
@@ -70,20 +69,7 @@ def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, 
         "public_url": f"http://127.0.0.1:{synapse.bot_port}",
         # Every test youth shares 127.0.0.1; the limiter itself is tested on its own.
         "intake": {"starts_per_address_per_hour": 10000},
-        "homeservers": {
-            "local": {
-                "server_name": synapse.server_name,
-                "url": synapse.url,
-                "admin_token": synapse.admin_token,
-                "appservice": {
-                    "id": reg.id,
-                    "as_token": reg.as_token,
-                    "hs_token": reg.hs_token,
-                    "sender_localpart": reg.sender_localpart,
-                    "url": reg.url,
-                },
-            }
-        },
+        "homeservers": {"local": synapse.homeserver_config()},
         "municipalities": [
             {
                 "slug": "testby",

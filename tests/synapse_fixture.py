@@ -11,6 +11,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,23 @@ class SynapseFixture:
     @property
     def database_path(self) -> Path:
         return self.local.database_path
+
+    def homeserver_config(self, **appservice: str) -> dict[str, Any]:
+        """This homeserver as an entry under `homeservers:` in the bot's config."""
+        reg = self.registration
+        return {
+            "server_name": self.server_name,
+            "url": self.url,
+            "admin_token": self.admin_token,
+            "appservice": {
+                "id": reg.id,
+                "as_token": reg.as_token,
+                "hs_token": reg.hs_token,
+                "sender_localpart": reg.sender_localpart,
+                "url": reg.url,
+                **appservice,
+            },
+        }
 
     async def new_user(self, prefix: str) -> tuple[str, str, str]:
         """A fresh account: (user_id, password, access_token)."""
