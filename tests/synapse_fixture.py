@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from deploy.local.network import FederationMode
 from deploy.local.synapse import LocalSynapse, free_port
 from provisioning.registration import Registration
 
@@ -66,24 +67,36 @@ class SynapseFixture:
         return user_id, password, token
 
 
-@pytest.fixture(scope="session")
-async def synapse(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SynapseFixture]:
-    state_dir = tmp_path_factory.mktemp("synapse")
-    bot_port = free_port()
+def bot_homeserver(
+    state_dir: Path, server_name: str, bot_port: int, federation: FederationMode | None = None
+) -> SynapseFixture:
+    """A homeserver (not started yet) that knows the bot under test as its appservice,
+    listening on `bot_port`, with fresh tokens."""
     registration = Registration(
         id="ungechat",
         url=f"http://127.0.0.1:{bot_port}",
         as_token=secrets.token_urlsafe(32),
         hs_token=secrets.token_urlsafe(32),
         sender_localpart="ungechat",
-        server_name=SERVER_NAME,
+        server_name=server_name,
     )
     registration_file = registration.write(state_dir / "appservice.yaml")
-    local = LocalSynapse(state_dir / "homeserver", SERVER_NAME, [registration_file])
-    await local.start()
+    local = LocalSynapse(
+        state_dir / "homeserver", server_name, [registration_file], federation=federation
+    )
+    return SynapseFixture(local, registration, bot_port)
+
+
+async def start_with_admin(hs: SynapseFixture) -> None:
+    await hs.local.start()
+    _, hs.admin_token = await hs.local.register_user("admin", secrets.token_urlsafe(16), True)
+
+
+@pytest.fixture(scope="session")
+async def synapse(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SynapseFixture]:
+    hs = bot_homeserver(tmp_path_factory.mktemp("synapse"), SERVER_NAME, free_port())
     try:
-        hs = SynapseFixture(local, registration, bot_port)
-        _, hs.admin_token = await local.register_user("admin", secrets.token_urlsafe(16), True)
+        await start_with_admin(hs)
         yield hs
     finally:
-        await local.stop()
+        await hs.local.stop()
