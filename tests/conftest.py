@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.db_fixture",
     "tests.federation_fixture",
     "tests.network_fixture",
+    "tests.browser_fixture",
 ]

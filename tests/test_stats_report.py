@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,9 @@ import pytest
 from bots.cli import main
 from bots.stats import synthetic
 from schemas import SCHEMA_DIR
+from tests.browser_fixture import ARTIFACTS
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("UNGECHAT_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NETWORK = str(synthetic.NETWORK)
 
 
@@ -174,17 +162,6 @@ def test_the_synthetic_script_never_mixes_with_rows_already_there(
     assert synthetic.main(["--seed", "2", "--db", url, "--quarter", "2025K3"]) == 2
     assert "nothing was written" in capsys.readouterr().err
     assert synthetic.main(["--seed", "2", "--db", url, "--quarter", "2025K3", "--replace"]) == 0
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's chromium is missing at {CHROMIUM}")
-    playwright_api = pytest.importorskip("playwright.async_api")
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield browser
-        await browser.close()
 
 
 @pytest.mark.browser

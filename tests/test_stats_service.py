@@ -20,36 +20,11 @@ from bots.db.engine import make_engine, make_sessionmaker
 from bots.db.models import Conversation, ConversationStats, PageView, State
 from bots.service import running
 from bots.stats.metrics import METRICS
+from tests.offline_config import offline_config_data
 
 
 def config_for(db_url: str) -> dict:
-    return {
-        "database": db_url,
-        "public_url": "https://chat.example.dk",
-        "metrics": {"host": "127.0.0.1", "port": 0},
-        "homeservers": {
-            "hs": {
-                "server_name": "example.dk",
-                "url": "http://127.0.0.1:9",
-                "admin_token": "test-admin-token-000000000001",
-                "appservice": {
-                    "url": "http://127.0.0.1:9",
-                    "as_token": "test-as-token-0000000000000002",
-                    "hs_token": "test-hs-token-0000000000000003",
-                },
-            }
-        },
-        "municipalities": [
-            {
-                "slug": "testby",
-                "name": "Testby Kommune",
-                "fictional": True,
-                "homeserver": "hs",
-                "opening_hours": {"always_open": True},
-                "channels": ["facebook", "plakat"],
-            }
-        ],
-    }
+    return offline_config_data(database=db_url, metrics={"host": "127.0.0.1", "port": 0})
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:

@@ -15,35 +15,9 @@ from bots.config import parse_config
 from bots.db.engine import make_engine, make_sessionmaker
 from bots.db.models import PageView
 from bots.stats.views import count_view
+from tests.offline_config import offline_config_data
 
-CONFIG = parse_config(
-    {
-        "public_url": "https://chat.example.dk",
-        "homeservers": {
-            "hs": {
-                "server_name": "example.dk",
-                "url": "http://127.0.0.1:9",
-                "admin_token": "test-admin-token-000000000001",
-                "appservice": {
-                    "url": "http://127.0.0.1:9",
-                    "as_token": "test-as-token-0000000000000002",
-                    "hs_token": "test-hs-token-0000000000000003",
-                },
-            }
-        },
-        "municipalities": [
-            {
-                "slug": "testby",
-                "fictional": True,
-                "name": "Testby Kommune",
-                "homeserver": "hs",
-                "opening_hours": {"always_open": True},
-                "channels": ["facebook", "plakat"],
-            }
-        ],
-    },
-    Path("/tmp"),
-)
+CONFIG = parse_config(offline_config_data(), Path("/tmp"))
 TESTBY = CONFIG.municipalities[0]
 NOON = dt.datetime(2025, 8, 4, 10, 0, tzinfo=dt.UTC)
 
