@@ -30,6 +30,7 @@ from bots.keys import (
 )
 from bots.lifecycle import Conversations
 from bots.maintenance import Maintenance
+from bots.matrix.errors import MatrixError
 from bots.matrix.links import HomeserverLink
 from bots.signals import Signals
 from bots.stats.metrics import METRICS, Metrics, metrics_listener, request_timer
@@ -86,6 +87,17 @@ async def maintenance_loop(maintenance: Maintenance) -> None:
         await asyncio.sleep(MAINTENANCE_SECONDS)
 
 
+async def announce_up(link: HomeserverLink) -> None:
+    """Ask the homeserver to ping us. A homeserver that could not reach the bot while it
+    was down backs off for up to minutes before it pushes again; a successful ping makes
+    it deliver what is queued at once (the appservice ping of spec v1.7)."""
+    try:
+        await link.bot.ping_appservice(link.registration.id)
+        log.info("homeserver_reaches_us", homeserver=link.id)
+    except MatrixError as exc:
+        log.warning("homeserver_cannot_reach_us", homeserver=link.id, error=exc.errcode)
+
+
 async def health(request: web.Request) -> web.Response:
     """The bot is up (200) and says which homeservers it can reach: one that is down
     stops only its own municipalities, and shows here rather than as a crash."""
@@ -124,6 +136,7 @@ async def running(
     await site.start()
     bound = runner.addresses[0][1]  # the real port when 0 asked the OS for a free one
     log.info("listening", host=host, port=bound)
+    await asyncio.gather(*(announce_up(link) for link in app[LINKS].values()))
     try:
         yield app, bound
     finally:

@@ -6,8 +6,9 @@ database; the homeservers are the session's `federation`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,24 @@ def municipality(slug: str, name: str, hs: str, counsellors: list[str]) -> dict[
 @dataclass
 class Network:
     config: Config
-    intake: str
-    conversations: Conversations
     rooms: dict[str, MunicipalityRooms]
     sparring_room_id: str  # "netvaerk", on hs1
     vest: Counsellor
     oest: Counsellor
+    port: int  # where the bot listens (the homeservers push there)
+    intake: str = ""
+    conversations: Conversations = field(init=False)
+    _bot: contextlib.AbstractAsyncContextManager[Any] | None = None
+
+    async def start_bot(self) -> None:
+        self._bot = running(self.config, "127.0.0.1", self.port)
+        app, port = await self._bot.__aenter__()
+        self.intake, self.conversations = f"http://127.0.0.1:{port}", app[CONVERSATIONS]
+
+    async def stop_bot(self) -> None:
+        if self._bot is not None:
+            bot, self._bot = self._bot, None
+            await bot.__aexit__(None, None, None)
 
 
 @pytest.fixture
@@ -96,12 +109,12 @@ async def network(federation: FederationFixture, tmp_path: Path) -> AsyncIterato
         for room_id in (*rooms[slug].all_ids(), sparring):
             await c.join(room_id)
         await c.start()
+    network = Network(config, rooms, sparring, vest, oest, federation.bot_port)
     try:
-        async with running(config, "127.0.0.1", federation.bot_port) as (app, port):
-            yield Network(
-                config, f"http://127.0.0.1:{port}", app[CONVERSATIONS], rooms, sparring, vest, oest
-            )
+        await network.start_bot()
+        yield network
     finally:
+        await network.stop_bot()
         await vest.stop()
         await oest.stop()
 

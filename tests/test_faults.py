@@ -3,6 +3,8 @@ goes on serving the others, and nothing is lost when it returns."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -59,3 +61,21 @@ async def test_one_homeserver_down_stops_only_its_own(
         # Østby can start conversations again.
         again = await Youth(network.intake, http).start("oestby", "plakat")
         assert await again.end() == 200
+
+
+async def test_what_happened_while_the_bot_was_down_arrives_when_it_is_back(
+    network: Network,
+) -> None:
+    """The homeserver backs off from a bot that does not answer; the bot asks for a ping
+    as it starts, so what is queued arrives at once instead of minutes later."""
+    async with aiohttp.ClientSession() as http:
+        youth = await Youth(network.intake, http).start("vestby", "plakat")
+        conv = await network.conversations.repo.get(youth.conversation)
+        assert conv is not None and conv.room_id
+        await network.stop_bot()
+        await network.vest.join(conv.room_id)  # pushed to a bot that is not there
+        await asyncio.sleep(7)  # long enough for the homeserver to back off twice
+        await network.start_bot()
+        async with asyncio.timeout(5):  # the next retry without a ping: 8 s or later
+            await wait_for_state(network.conversations, conv.id, State.ACTIVE)
+        assert await youth.end() == 200

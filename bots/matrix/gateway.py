@@ -9,6 +9,7 @@ values into the typed exceptions of `bots.matrix.errors`.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,12 @@ class MatrixGateway:
         except MatrixError:
             return False
         return True
+
+    async def ping_appservice(self, appservice_id: str) -> None:
+        """The homeserver calls our /ping; it also retries pushes it held back."""
+        url = path(["appservice", appservice_id, "ping"], base=CLIENT_V1)
+        txn = {"transaction_id": f"up-{secrets.token_hex(4)}"}
+        await self.request("POST", url, txn, timeout=5)
 
     # -- client-server API calls the bot makes -------------------------------------------
 
