@@ -6,8 +6,8 @@ brought young people.
 The numbers are those of the quarterly report (bots/stats): counted from the anonymous
 stats rows and suppressed together, so a count under 5 reads "<5" and a hidden cell
 cannot be recovered by subtraction. Topics and channels are named in order of their
-published counts, without numbers. The schedule lives in the `digests` table, so any
-replica may post it, once.
+published counts, without numbers. The schedule lives in the `digests` table: one
+replica at a time holds a lease on a period's digest, so it is posted once.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ import datetime as dt
 from collections import Counter
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import or_, update
 
 from bots.config import Config, DigestSchedule
 from bots.db.models import Digest
-from bots.db.repo import utcnow
+from bots.db.repo import insert_for, rows_changed, utcnow
 from bots.hours import COPENHAGEN, MONTH_NAMES
 from bots.lifecycle import Conversations
 from bots.stats.cube import cell
@@ -35,6 +33,8 @@ from bots.stats.views import UNKNOWN_CHANNEL
 
 log = structlog.get_logger(__name__)
 NAMED = 3  # topics and channels named in a digest
+# A replica that claimed a digest and died holds it this long; then another posts it.
+CLAIM_LEASE = dt.timedelta(minutes=10)
 
 
 def last_complete(every: str, now: dt.datetime) -> Period:
@@ -110,39 +110,53 @@ class Digests:
         return self.convs.config.digest
 
     async def post_due(self, now: dt.datetime | None = None) -> bool:
-        """Post the digest of the period that ended last, unless it is posted already."""
+        """Post the digest of the period that ended last, unless it is posted already or
+        another replica is posting it."""
         schedule = self.schedule
         if schedule is None:
             return False
-        period = last_complete(schedule.every, now or utcnow())
-        if not await self._claim(schedule.room, period):
+        now = now or utcnow()
+        period = last_complete(schedule.every, now)
+        if not await self._claim(schedule.room, period, now):
             return False
         config = self.convs.config
-        rows, views = await load_period(
-            self.convs.sessions, period, [m.slug for m in config.municipalities]
-        )
-        # Suppression solves small integer programs: off the event loop.
-        pub = await asyncio.to_thread(build, config, period, rows, views)
-        await self._send(config, schedule, period, compose(pub, schedule.every))
-        async with self.convs.sessions.begin() as session:
-            await session.execute(
-                update(Digest).where(*_key(schedule.room, period)).values(posted_at=utcnow())
+        try:
+            rows, views = await load_period(
+                self.convs.sessions, period, [m.slug for m in config.municipalities]
             )
+            # Suppression solves small integer programs: off the event loop.
+            pub = await asyncio.to_thread(build, config, period, rows, views)
+            await self._send(config, schedule, period, compose(pub, schedule.every))
+        except BaseException:
+            await self._set(schedule.room, period, claimed_at=None)  # the next pass tries
+            raise
+        await self._set(schedule.room, period, posted_at=utcnow())
         log.info("digest_posted", room=schedule.room, period=period.label())
         return True
 
-    async def _claim(self, room: str, period: Period) -> bool:
-        """True if the period's digest is still to be posted (the row now exists)."""
+    async def _claim(self, room: str, period: Period, now: dt.datetime) -> bool:
+        """True if this replica is now the one to post the period's digest: the row
+        exists, nobody posted it, and nobody holds a lease on it that is still running."""
         async with self.convs.sessions.begin() as session:
-            dialect = session.bind.dialect.name if session.bind else "sqlite"
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
             await session.execute(
-                insert(Digest)
+                insert_for(session)(Digest)
                 .values(room=room, period_start=period.start, period_end=period.end)
                 .on_conflict_do_nothing()
             )
-            posted = await session.scalar(select(Digest.posted_at).where(*_key(room, period)))
-        return posted is None
+            claimed = await session.execute(
+                update(Digest)
+                .where(
+                    *_key(room, period),
+                    Digest.posted_at.is_(None),
+                    or_(Digest.claimed_at.is_(None), Digest.claimed_at < now - CLAIM_LEASE),
+                )
+                .values(claimed_at=now)
+            )
+        return rows_changed(claimed) == 1
+
+    async def _set(self, room: str, period: Period, **values: dt.datetime | None) -> None:
+        async with self.convs.sessions.begin() as session:
+            await session.execute(update(Digest).where(*_key(room, period)).values(**values))
 
     async def _send(
         self, config: Config, schedule: DigestSchedule, period: Period, text: str

@@ -9,13 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots.config import Config, Municipality
 from bots.db.models import Conversation, Duty, State
-from bots.db.repo import utcnow
+from bots.db.repo import insert_for, rows_changed, utcnow
 
 QUEUED_STATES = (State.REQUESTED.value, State.WAITING.value)
 
@@ -27,14 +25,12 @@ class DutyRoster:
     async def start(self, kommune: str, user_id: str) -> bool:
         """Put a counsellor on duty; False if they already were."""
         async with self.sessions.begin() as session:
-            dialect = session.bind.dialect.name if session.bind else "sqlite"
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
             result = await session.execute(
-                insert(Duty)
+                insert_for(session)(Duty)
                 .values(kommune=kommune, user_id=user_id, since=utcnow())
                 .on_conflict_do_nothing()
             )
-        return bool(getattr(result, "rowcount", 0))
+        return rows_changed(result) > 0
 
     async def end(self, kommune: str, user_id: str) -> bool:
         """Take a counsellor off duty; False if they were not on it."""
@@ -42,7 +38,7 @@ class DutyRoster:
             result = await session.execute(
                 delete(Duty).where(Duty.kommune == kommune, Duty.user_id == user_id)
             )
-        return bool(getattr(result, "rowcount", 0))
+        return rows_changed(result) > 0
 
     async def on_duty(self, kommune: str) -> list[str]:
         async with self.sessions() as session:

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots.db.models import ConversationStats
-from bots.db.repo import utcnow
+from bots.db.repo import rows_changed, utcnow
 
 FEEDBACK_WINDOW = dt.timedelta(days=1)
 ANSWERS = ("yes", "partly", "no")
@@ -47,7 +47,7 @@ async def record_feedback(
             )
             .values(feedback=answer, feedback_token_hash=None, feedback_until=None)
         )
-    return bool(getattr(result, "rowcount", 0))
+    return rows_changed(result) > 0
 
 
 async def forget_expired_feedback_keys(sessions: async_sessionmaker[AsyncSession]) -> None:

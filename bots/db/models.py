@@ -179,10 +179,11 @@ class PageView(Base):
 
 
 class Digest(Base):
-    """A network digest for one period: posted once, by whichever replica gets there first.
+    """A network digest for one period: posted once, by whichever replica claims it first.
 
-    `posted_at` stays empty while it is being posted (or if posting failed), so the next
-    maintenance pass tries again; the message's transaction id keeps it from appearing twice.
+    `claimed_at` is the lease of the replica posting it: only one may hold it, and a lease
+    left by a replica that died runs out so another posts instead. `posted_at` is set once
+    the message is sent; the message's transaction id keeps a retry from showing twice.
     """
 
     __tablename__ = "digests"
@@ -190,4 +191,5 @@ class Digest(Base):
     room: Mapped[str] = mapped_column(String(64), primary_key=True)
     period_start: Mapped[dt.date] = mapped_column(primary_key=True)
     period_end: Mapped[dt.date] = mapped_column(primary_key=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Result, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots.db.models import Conversation, State
@@ -18,6 +19,22 @@ from bots.db.models import Conversation, State
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, the one that knows ON CONFLICT (SQLite and PostgreSQL both
+    do, in the same words; SQLAlchemy's generic insert does not)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"the bot's database must be SQLite or PostgreSQL, not {dialect!r}")
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT … ON CONFLICT DO NOTHING touched."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 class ConversationRepo:
@@ -83,4 +100,4 @@ async def transition_in(
         )
         .values(state=to_state.value, event_seq=Conversation.event_seq + 1, **values)
     )
-    return cast(CursorResult[Any], result).rowcount == 1
+    return rows_changed(result) == 1

@@ -10,13 +10,12 @@ PostgreSQL alike, so any number of intake replicas can count at once without los
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots.config import Municipality
 from bots.db.models import PageView
+from bots.db.repo import insert_for
 from bots.hours import COPENHAGEN
 
 UNKNOWN_CHANNEL = "ukendt"
@@ -32,22 +31,16 @@ def local_day(now: dt.datetime) -> dt.date:
     return now.astimezone(COPENHAGEN).date()
 
 
-def _upsert(dialect: str, kommune: str, kanal: str, day: dt.date, n: int) -> Any:
-    values = {"kommune": kommune, "kanal": kanal, "date": day, "count": n}
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(PageView).values(values)
-    return stmt.on_conflict_do_update(
-        index_elements=[PageView.kommune, PageView.kanal, PageView.date],
-        set_={"count": PageView.count + stmt.excluded.count},
-    )
-
-
 async def add_views(session: AsyncSession, kommune: str, kanal: str, day: dt.date, n: int) -> None:
     """Add `n` to the day's count inside the caller's transaction."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        raise RuntimeError(f"page views cannot be counted on {dialect!r}")
-    await session.execute(_upsert(dialect, kommune, kanal, day, n))
+    values = {"kommune": kommune, "kanal": kanal, "date": day, "count": n}
+    stmt = insert_for(session)(PageView).values(values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[PageView.kommune, PageView.kanal, PageView.date],
+            set_={"count": PageView.count + stmt.excluded.count},
+        )
+    )
 
 
 async def count_view(

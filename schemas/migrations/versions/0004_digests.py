@@ -2,7 +2,8 @@
 
 The bot posts the network's anonymous numbers of each week, month or quarter to a
 sparring room. One row per (room, period) is the schedule's memory: inserted by the
-first replica to see the period end, marked posted once the message is sent.
+first replica to see the period end, claimed (with a lease) by the one replica that
+posts it, marked posted once the message is sent.
 
 Revision ID: 0004
 Revises: 0003
@@ -25,6 +26,7 @@ def upgrade() -> None:
         sa.Column("room", sa.String(length=64), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=False),
         sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("posted_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("room", "period_start", "period_end", name="pk_digests"),
     )
