@@ -6,6 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 
+def offline_municipality(**fields: Any) -> dict[str, Any]:
+    """The made-up `testby`, with `fields` replacing its keys (e.g. opening_hours)."""
+    return {
+        "slug": "testby",
+        "name": "Testby Kommune",
+        "fictional": True,
+        "homeserver": "hs",
+        "opening_hours": {"always_open": True},
+        "channels": ["facebook", "plakat"],
+        **fields,
+    }
+
+
 def offline_config_data(**top: Any) -> dict[str, Any]:
     return {
         "public_url": "https://chat.example.dk",
@@ -21,15 +34,6 @@ def offline_config_data(**top: Any) -> dict[str, Any]:
                 },
             }
         },
-        "municipalities": [
-            {
-                "slug": "testby",
-                "name": "Testby Kommune",
-                "fictional": True,
-                "homeserver": "hs",
-                "opening_hours": {"always_open": True},
-                "channels": ["facebook", "plakat"],
-            }
-        ],
+        "municipalities": [offline_municipality()],
         **top,
     }

@@ -20,8 +20,10 @@ def line(*values: int) -> tuple[dict[str, int], list[Relation]]:
     return cells, [Relation("t", tuple(k for k in cells if k != "t"))]
 
 
-def published(values: dict, relations: list[Relation]) -> tuple[dict, list]:
-    result = suppress(values, relations)
+def published(
+    values: dict, relations: list[Relation], presumed_zero: frozenset = frozenset()
+) -> tuple[dict, list]:
+    result = suppress(values, relations, presumed_zero)
     shown = {k: result.shown(k) for k in values}
     return shown, [(r.total, r.parts) for r in relations]
 
@@ -62,6 +64,28 @@ def test_a_second_cell_that_is_just_five_is_not_enough() -> None:
     low, high = ranges(shown, totals)["a"]
     assert high - low >= MIN_SPREAD
     assert shown["d"] == 40  # the big number stays
+
+
+def test_a_zero_the_reader_can_tell_hides_nothing_beside_it() -> None:
+    # a and b are hours the chat was closed: a reader takes them for 0, and is right.
+    cells, relations = line(0, 0, 3, 20)
+    shown, totals = published(cells, relations, frozenset("ab"))
+    assert shown == {"a": SMALL, "b": SMALL, "c": SMALL, "d": HIDDEN, "t": 23}
+    assert subtract(shown, totals, {"a": 0, "b": 0}) == {}
+    low, high = ranges(shown, totals, {"a": 0, "b": 0})["c"]
+    assert high - low >= MIN_SPREAD
+    # Without knowing the hours, the two zeros were thought enough.
+    assert published(cells, relations)[0]["d"] == 20
+
+
+def test_a_conversation_in_a_closed_hour_is_protected_as_at_least_one() -> None:
+    # b is a closed hour in which one young person came all the same (overflow).
+    cells, relations = line(0, 1, 1, 20)
+    shown, totals = published(cells, relations, frozenset("ab"))
+    assert shown["b"] == SMALL and shown["c"] == SMALL and shown["d"] == HIDDEN
+    found = ranges(shown, totals, {"a": 0}, positive={"b"})
+    assert found["b"][0] == 1
+    assert all(high - low >= MIN_SPREAD for low, high in found.values())
 
 
 def test_nothing_is_hidden_when_nothing_is_small() -> None:
@@ -114,6 +138,38 @@ def test_no_small_count_can_be_recovered_from_a_published_table(seed: int) -> No
     for k, (low, high) in ranges(shown, totals).items():
         assert low <= values[k] <= high, "the attacker's model must hold the truth"
         assert high - low >= MIN_SPREAD, f"{k} narrowed to {low}–{high}"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_no_small_count_can_be_recovered_by_a_reader_who_knows_which_cells_are_zero(
+    seed: int,
+) -> None:
+    """As above, with some cells a reader takes for 0 (hours the chat was closed): most
+    are 0, now and then one is not. The attacker knows which are 0 and which are not."""
+    rng = random.Random(100 + seed)
+    values, relations = table(rng, rng.randint(2, 5), rng.randint(3, 8))
+    inner = [k for k in values if "*" not in k]
+    closed = frozenset(rng.sample(inner, len(inner) // 3))
+    for k in closed:
+        values[k] = rng.choice((0, 0, 0, 0, 0, 1, 2))
+    values, relations = retotal(values, relations)
+    shown, totals = published(values, relations, closed)
+    known = {k: 0 for k in closed if values[k] == 0}
+    positive = {k for k in closed if values[k] > 0}
+    assert not [k for k in subtract(shown, totals, known) if shown[k] == SMALL]
+    for k, (low, high) in ranges(shown, totals, known, positive).items():
+        assert low <= values[k] <= high, "the attacker's model must hold the truth"
+        assert high - low >= MIN_SPREAD, f"{k} narrowed to {low}–{high}"
+
+
+def retotal(values: dict, relations: list[Relation]) -> tuple[dict, list[Relation]]:
+    """The totals again, after inner cells changed."""
+    out = {k: v for k, v in values.items() if "*" not in k}
+    for relation in relations:  # row and column totals first, then the grand total
+        if relation.total != ("*", "*"):
+            out[relation.total] = sum(out[p] for p in relation.parts)
+    out[("*", "*")] = sum(v for k, v in out.items() if k[1] == "*")
+    return out, relations
 
 
 def test_the_attack_does_recover_cells_when_only_small_ones_are_hidden() -> None:

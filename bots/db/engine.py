@@ -114,6 +114,13 @@ def head_revision() -> str:
     return head
 
 
+async def database_revision(engine: AsyncEngine) -> str | None:
+    """The schema revision the database is at (None: no schema), read without changing
+    anything — for readers such as `ungechat stats`, which must not migrate."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
 # Alembic keeps the running migration in module globals (`alembic.context`, `alembic.op`),
 # so two migrations in one process, even of different databases, must not interleave.
 _in_process_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (

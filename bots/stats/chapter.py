@@ -173,7 +173,9 @@ def when(pub: Publication, k: str) -> str:
     hours = (
         "Chatten er døgnåben."
         if m.opening_hours.always_open
-        else "Den orange ramme er åbningstiden."
+        else "Den orange ramme er den faste åbningstid. De få samtaler uden for den er fra "
+        "dage med særlige åbningstider, eller unge, der kom, mens chatten var lukket, og "
+        "fik en åben partnerkommunes chat."
     )
     text = (
         f"Hvornår startede de unge deres samtaler? Jo mørkere felt, jo flere. {hours} "
@@ -188,7 +190,8 @@ def when(pub: Publication, k: str) -> str:
         figure(
             charts.heatmap(grid, opening, m.opening_hours.always_open),
             "Ugedag og time",
-            "Samtaler efter ugedag og klokkeslæt. Lyse felter uden tal: under 5; x: skjult.",
+            "Samtaler efter ugedag og klokkeslæt. <5: under 5 samtaler; x: skjult, så et tal "
+            "under 5 ikke kan regnes ud af totalen.",
         ),
     )
 

@@ -103,7 +103,8 @@ def hbars(
 
 
 def weekly(weeks: Sequence[str], series: Sequence[tuple[str, Sequence[Value]]]) -> str | None:
-    """Conversations per week: a line per municipality; hidden weeks leave a gap."""
+    """Conversations per week: a line per municipality; a hidden week ("<5" or "x")
+    leaves a gap (marked under the line when there is one line)."""
     if not any(isinstance(v, int) for _, values in series for v in values):
         return None
     with rc_context(STYLE):
@@ -153,13 +154,15 @@ def heatmap(
     opening: Sequence[tuple[int, float, float]],
     always_open: bool,
 ) -> str:
-    """Weekday × hour. Shade = conversations started; a red frame = opening hours."""
+    """Weekday × hour. Shade = conversations started, hidden cells pale and marked "<5"
+    or "x"; an orange frame = the weekly opening hours."""
     with rc_context(STYLE):
         fig = Figure(figsize=(9.0, 3.4))
         ax = fig.add_subplot()
         shown = [v for row in cells for v in row if isinstance(v, int)]
         norm = Normalize(vmin=0, vmax=max(shown or [5]))
         cmap = colormaps["Blues"]
+        hidden: dict[str, list[tuple[float, float]]] = {SMALL: [], HIDDEN: []}
         for day, row in enumerate(cells):
             for hour, value in enumerate(row):
                 if isinstance(value, int):
@@ -177,16 +180,26 @@ def heatmap(
                     )
                 else:
                     ax.add_patch(Rectangle((hour, day), 1, 1, color=PALE, ec="white", lw=0.8))
-                    if value == HIDDEN:
-                        ax.text(
-                            hour + 0.5,
-                            day + 0.52,
-                            "x",
-                            ha="center",
-                            va="center",
-                            fontsize=7,
-                            color=GREY,
-                        )
+                    hidden[str(value)].append((hour + 0.5, day + 0.5))
+        # Hidden cells are marked as the tables mark them; one marker collection each,
+        # as a text per cell would make 168 of them.
+        marks = (
+            (SMALL, "small", r"$\mathregular{<\!\!5}$", 60),
+            (HIDDEN, "x", r"$\mathregular{x}$", 26),
+        )
+        for value, name, marker, size in marks:
+            if hidden[value]:
+                xs, ys = zip(*hidden[value], strict=True)
+                ax.scatter(
+                    xs,
+                    ys,
+                    marker=marker,
+                    s=size,
+                    c=GREY,
+                    linewidths=0,
+                    zorder=2,
+                    gid=f"hidden-{name}",
+                )
         if not always_open:
             for day, start, end in opening:
                 ax.add_patch(

@@ -21,7 +21,9 @@ NON_ADDITIVE = ("emne",)
 RULE = (
     f"Counts under {THRESHOLD} are '{SMALL}'. '{HIDDEN}' hides a count of {THRESHOLD} or more "
     f"so that no '{SMALL}' can be worked out from a total; every '{SMALL}' can still be at "
-    f"least {MIN_SPREAD + 1} different numbers given everything published."
+    f"least {MIN_SPREAD + 1} different numbers given everything published and the opening "
+    f"hours, except a 0 in an hour or week when the chat was closed, which a reader may "
+    f"take for 0."
 )
 
 

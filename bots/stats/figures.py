@@ -10,6 +10,8 @@ What is counted (each a cube by municipality, see cube.py):
 Only samtaler, sidevisninger and bevaret have a network total ("*"): broken down over the
 whole network, a small municipality's "<5" would force its neighbours' numbers hidden.
 Medians of waiting time and duration are given only over at least 5 conversations.
+A reader knows the opening hours, so the weekday-hour and week cells of hours the chat
+was closed are suppressed as what they are to that reader: zeros, presumably.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bots.config import Config, Municipality
+from bots.stats.closed import SLOTS, closed_cells
 from bots.stats.cube import ALL, Cell, Cubes, Dim, cell
 from bots.stats.period import Period, week_key
 from bots.stats.query import ConversationRecord, ViewRecord
@@ -28,6 +31,10 @@ from bots.stats.views import UNKNOWN_CHANNEL
 
 HEARD_FROM = "heard_from"
 NOT_ANSWERED = "ikke_besvaret"
+# By outcome only: an "answered" row with `transferred_to` is a young person who came by
+# the link while the chat was closed and was answered by an open partner (overflow). It
+# counts as answered for the municipality whose link it was; "transferred" is a
+# conversation handed over mid-way (`!overfør`).
 OUTCOMES = {
     "answered": "besvaret",
     "transferred": "overdraget",
@@ -46,7 +53,6 @@ OTHER_TOPIC = "andet"
 # has both times (bots/lifecycle.py stats_row); one without is counted in the first.
 WAIT_BUCKETS = ((1, "under_1"), (5, "1_5"), (15, "5_15"), (30, "15_30"), (None, "over_30"))
 DURATION_BUCKETS = ((5, "under_5"), (15, "5_15"), (30, "15_30"), (60, "30_60"), (None, "over_60"))
-SLOTS = [f"{day}-{hour}" for day in range(7) for hour in range(24)]
 
 
 @dataclass
@@ -195,9 +201,19 @@ def build(
         period=period,
         kommuner=kommuner,
         categories=cubes.categories,
-        cells=suppress(cubes.values, cubes.relations),
+        cells=suppress(cubes.values, cubes.relations, presumed_zero(config, period)),
         medians=medians(rows, kommuner),
     )
+
+
+def presumed_zero(config: Config, period: Period) -> list[Cell]:
+    """The weekday-hour and week cells of the hours the chat was closed: a reader of
+    the opening hours takes them for 0."""
+    return [
+        cell("samtaler", m.slug, **{dim: category})
+        for m in config.municipalities
+        for dim, category in sorted(closed_cells(m, period))
+    ]
 
 
 def by_kommune(counts: Counter[tuple[str, ...]]) -> Counter[tuple[str, ...]]:

@@ -26,7 +26,9 @@ CHANNELS = {
 }
 OUTCOMES = {
     "besvaret": "Besvaret",
-    "overdraget": "Besvaret af en anden kommune",
+    # Handed over mid-way by `!overfør`; a young person sent on to an open partner while
+    # the chat was closed (overflow) is "besvaret", for the link they came by.
+    "overdraget": "Overdraget til en anden kommune",
     "gik_inden_svar": "Gik, før en rådgiver kom",
     "ikke_besvaret": "Ikke besvaret",
 }

@@ -1,5 +1,5 @@
-"""The period a report covers: a quarter by default, or any range of whole days, with
-Danish names for the quarter and the weeks in it."""
+"""The period a report covers: the last complete quarter by default, or any range of
+whole days, with Danish names for the quarter and the weeks in it."""
 
 from __future__ import annotations
 
@@ -34,9 +34,11 @@ class Period:
         return cls.quarter(day.year, (day.month - 1) // 3 + 1)
 
     @classmethod
-    def current_quarter(cls, now: dt.datetime | None = None) -> Period:
-        now = now or dt.datetime.now(dt.UTC)
-        return cls.quarter_of(now.astimezone(COPENHAGEN).date())
+    def last_complete_quarter(cls, now: dt.datetime | None = None) -> Period:
+        """The newest quarter that has ended (Danish time): on 27 November 2026, the
+        third quarter of 2026 — never one with weeks still to come."""
+        today = (now or dt.datetime.now(dt.UTC)).astimezone(COPENHAGEN).date()
+        return cls.quarter_of(cls.quarter_of(today).start - dt.timedelta(days=1))
 
     def quarter_number(self) -> int | None:
         """1–4 when the period is exactly a calendar quarter, else None."""
@@ -45,6 +47,9 @@ class Period:
 
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    def dates(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=i) for i in range(self.days())]
 
     def contains(self, day: dt.date) -> bool:
         return self.start <= day <= self.end
@@ -126,14 +131,14 @@ def choose_period(
     start: str | None, end: str | None, quarter: str | None, now: dt.datetime | None = None
 ) -> Period:
     """From the command's options: a quarter, a range (an open end runs to the end of the
-    start's quarter, an open start from the start of the end's quarter), or the current
-    quarter."""
+    start's quarter, an open start from the start of the end's quarter), or the last
+    complete quarter."""
     if quarter is not None:
         if start is not None or end is not None:
             raise ValueError("give either a quarter or --fra/--til, not both")
         return parse_quarter(quarter)
     if start is None and end is None:
-        return Period.current_quarter(now)
+        return Period.last_complete_quarter(now)
     first = parse_day(start) if start is not None else None
     last = parse_day(end) if end is not None else None
     if first is None:

@@ -21,9 +21,14 @@ if TYPE_CHECKING:
 Key = Any
 
 
-def attacker_bounds(cell: Key, small: frozenset[Key], threshold: int) -> tuple[float, float]:
-    """What a reader knows of a hidden cell: "<5" is 0–4, "x" at least 5."""
-    return (0.0, float(threshold - 1)) if cell in small else (float(threshold), math.inf)
+def attacker_bounds(
+    cell: Key, small: frozenset[Key], threshold: int, positive: frozenset[Key] = frozenset()
+) -> tuple[float, float]:
+    """What a reader knows of a hidden cell: "<5" is 0–4 (1–4 when it knows the cell is
+    not 0), "x" at least 5."""
+    if cell in small:
+        return (1.0 if cell in positive else 0.0), float(threshold - 1)
+    return float(threshold), math.inf
 
 
 def feasible_ranges(
@@ -36,11 +41,12 @@ def feasible_ranges(
     enough: int,
     targets: set[Key] | None = None,
     stop_at_narrow: bool = False,
+    positive: frozenset[Key] = frozenset(),
 ) -> dict[Key, tuple[float, float]]:
     """For each small cell of `component` (or each of `targets`): the values it can have
-    in tables of whole numbers that agree with everything published. The range is exact,
-    or, once known to be at least enough wide, the widest seen (enough to call it
-    protected)."""
+    in tables of whole numbers that agree with everything published (`positive` cells
+    are known not to be 0). The range is exact, or, once known to be at least enough
+    wide, the widest seen (enough to call it protected)."""
     cells = sorted(component, key=repr)
     index = {k: i for i, k in enumerate(cells)}
     rows: list[list[float]] = []
@@ -57,7 +63,7 @@ def feasible_ranges(
                 known += sign * values[k]
         rows.append(row)
         rhs.append(-known)
-    bounds = [attacker_bounds(k, small, threshold) for k in cells]
+    bounds = [attacker_bounds(k, small, threshold, positive) for k in cells]
     wanted = [index[k] for k in cells if k in small and (targets is None or k in targets)]
     if len(rows) == 1:
         return {cells[i]: _single_equation(rows[0], rhs[0], bounds, i) for i in wanted}

@@ -57,7 +57,8 @@ genkendes. <strong>x</strong> betyder, at et tal er skjult, fordi man ellers kun
 tal under 5 ud fra totalen. <strong>–</strong> står, hvor en procent ville afsløre et
 skjult tal.</p>
 <p>En samtale tælles i den kommune, hvis link den unge kom ind ad — også hvis den blev
-overdraget til en anden kommune.</p>
+overdraget til en anden kommune, og også hvis den unge kom, mens chatten var lukket, og
+blev besvaret af en åben partnerkommune (så tæller den som besvaret).</p>
 </div>
 <nav class="toc"><ul>{toc}</ul></nav>
 {"".join(parts)}
@@ -157,7 +158,9 @@ def _network(pub: Publication, kommuner: Sequence[str]) -> str:
     weekly = section(
         "uger-alle",
         "Samtaler uge for uge i hver kommune",
-        "En linje pr. kommune. Hvor en uge havde under 5 samtaler, mangler punktet.",
+        "En linje pr. kommune. Hvor ugens tal er skjult, mangler punktet: enten var der "
+        "under 5 samtaler (<5), eller tallet er skjult, så et tal under 5 ikke kan regnes "
+        "ud af totalen (x). Tallene står i kommunernes egne kapitler.",
         figure(charts.weekly(names, series), "Samtaler pr. uge pr. kommune", "Samtaler pr. uge."),
     )
     return (

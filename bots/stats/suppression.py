@@ -11,6 +11,13 @@
    fewer than MIN_SPREAD + 1 values remain possible, the cheapest number whose hiding
    is enough is hidden too, and the audit repeats.
 
+Some cells a reader can tell without the tables: a count in an hour the chat was closed
+is 0, as far as the published opening hours go (`presumed_zero`, see closed.py). The
+audit grants the attacker more than that: it knows which of those cells are 0 and which
+are not. A 0 there is still shown "<5" but hides nothing beside it; one that is not 0
+(a young person sent on to an open partner) is at least 1, and is protected like any
+other "<5".
+
 Percentages are derived only from published numbers (`share`), so a percentage can
 never reveal a hidden count either.
 """
@@ -76,14 +83,22 @@ class Suppressed:
         return 100.0 * n / d
 
 
-def suppress(values: Mapping[Key, int], relations: Sequence[Relation]) -> Suppressed:
-    """Apply the rule to every cell at once (all tables of one publication together)."""
+def suppress(
+    values: Mapping[Key, int],
+    relations: Sequence[Relation],
+    presumed_zero: Iterable[Key] = (),
+) -> Suppressed:
+    """Apply the rule to every cell at once (all tables of one publication together).
+    `presumed_zero`: cells a reader takes for 0 from what else is published."""
     for relation in relations:
         total = sum(values[p] for p in relation.parts)
         if values[relation.total] != total:
             raise ValueError(f"{relation.total!r} is {values[relation.total]}, parts sum {total}")
     small = frozenset(k for k, v in values.items() if v < THRESHOLD)
-    state = _State(values, relations, set(small))
+    presumed = frozenset(presumed_zero)
+    # What the attacker holds from outside: these zeros are as good as published.
+    known = _zeros_known(values, relations, {k for k in presumed if values[k] == 0})
+    state = _State(values, relations, set(small - known), known, presumed - known)
     while True:
         state.close_lines()
         weak = state.unprotected()
@@ -94,14 +109,46 @@ def suppress(values: Mapping[Key, int], relations: Sequence[Relation]) -> Suppre
     return Suppressed(values, small, frozenset(state.hidden - small))
 
 
+def _zeros_known(
+    values: Mapping[Key, int], relations: Sequence[Relation], zeros: set[Key]
+) -> frozenset[Key]:
+    """`zeros`, and the zeros that follow from them alone: a total of known zeros, and
+    every part of a known zero total (counts are never negative). E.g. a municipality
+    closed all period: its 0 has nobody to protect, and nothing could hide it."""
+    changed = True
+    while changed:
+        changed = False
+        for relation in relations:
+            if relation.total in zeros:
+                rest = [k for k in relation.parts if k not in zeros]
+            elif all(k in zeros for k in relation.parts):
+                rest = [relation.total]
+            else:
+                continue
+            if rest:
+                assert all(values[k] == 0 for k in rest), relation
+                zeros.update(rest)
+                changed = True
+    return frozenset(zeros)
+
+
 class _State:
     def __init__(
-        self, values: Mapping[Key, int], relations: Sequence[Relation], hidden: set[Key]
+        self,
+        values: Mapping[Key, int],
+        relations: Sequence[Relation],
+        hidden: set[Key],
+        known: frozenset[Key],
+        positive: frozenset[Key],
     ) -> None:
+        """`hidden`: the small cells the reader does not know; `known`: those it does
+        (zeros); `positive`: cells the reader knows are not 0."""
         self.values = values
         self.relations = relations
         self.hidden = hidden
         self.small = frozenset(hidden)
+        self.known = known
+        self.positive = positive
         # Hiding more only widens what a hidden cell can be, so protected stays protected.
         self.protected: set[Key] = set()
         self.by_cell: dict[Key, list[Relation]] = {}
@@ -117,7 +164,9 @@ class _State:
             for k in r.members():
                 if k not in self.hidden:
                     found[k] = found.get(k, False) or k == r.total
-        return sorted(found, key=lambda k: (self.values[k], found[k], repr(k)))
+        # A 0 the reader knows is shown "<5" already, and hiding it would hide nothing.
+        useful = [k for k in found if k not in self.known]
+        return sorted(useful, key=lambda k: (self.values[k], found[k], repr(k)))
 
     def close_lines(self) -> None:
         """No relation may have exactly one hidden member."""
@@ -171,6 +220,7 @@ class _State:
             threshold=THRESHOLD,
             enough=MIN_SPREAD,
             targets={cell},
+            positive=self.positive,
         )
         low, high = found[cell]
         return high - low
@@ -210,6 +260,7 @@ class _State:
                 enough=MIN_SPREAD,
                 targets=targets,
                 stop_at_narrow=True,
+                positive=self.positive,
             )
             narrow = [k for k, (lo, hi) in ranges.items() if hi - lo < MIN_SPREAD]
             self.protected |= set(ranges) - set(narrow)

@@ -102,8 +102,52 @@ def generate(
                 rows[-1]["feedback"] = model.feedback(
                     rng, rows[-1]["outcome"] in ("answered", "transferred")
                 )
+        rows += _overflow(rng, config, m, profile, slots)
         views += _views(rng, m, profile, days, started)
     return rows, views
+
+
+def _overflow(
+    rng: random.Random,
+    config: Config,
+    m: Municipality,
+    profile: model.Profile,
+    slots: Sequence[tuple[dt.date, int, int]],
+) -> list[dict[str, Any]]:
+    """Young people who came by `m`'s link while its chat was closed and took an open
+    partner's instead: counted for `m` (its channel gets the credit), answered by the
+    partner (`transferred_to`), at an hour `m` was closed."""
+    partners = [p for slug in m.partners if (p := config.municipality(slug)) is not None]
+    weight: dict[tuple[dt.date, int], tuple[float, str]] = {}
+    for day, hour, minutes in slots:
+        open_partner = next((p for p in partners if open_minutes(p, day, hour) > 0), None)
+        if minutes == 0 and open_partner is not None:
+            w = model.HOUR_WEIGHT[hour] * model.WEEKDAY_WEIGHT[day.weekday()]
+            weight[(day, hour)] = (w, open_partner.slug)
+    scale = profile.overflow / (sum(w for w, _ in weight.values()) or 1)
+    rows: list[dict[str, Any]] = []
+    for (day, hour), (w, partner) in weight.items():
+        for _ in range(model.poisson(rng, w * scale)):
+            kanal = model.pick(rng, model.channel_weights(m, profile, boosted=False))
+            ended = model.ended(rng, m, [partner], profile.wait_minutes, 1)
+            if ended["outcome"] != "transferred":  # handed on by `!overfør`: a transfer
+                ended["transferred_to"] = partner
+            rows.append(
+                {
+                    "kommune": m.slug,
+                    "date": day,
+                    "hour": hour,
+                    "weekday": day.weekday(),
+                    "kanal": kanal,
+                    "answers": model.answers(rng, m, kanal),
+                    "topics": [],
+                    "wait_seconds": None,
+                    "held": False,
+                    **ended,
+                    "feedback": model.feedback(rng, ended["outcome"] == "answered"),
+                }
+            )
+    return rows
 
 
 def _week(day: dt.date) -> str:
@@ -183,10 +227,6 @@ async def run(db_url: str, config: Config, period: Period, seed: int, replace: b
     return len(rows)
 
 
-def last_full_quarter(today: dt.date) -> Period:
-    return Period.quarter_of(Period.quarter_of(today).start - dt.timedelta(days=1))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bots.stats.synthetic",
@@ -202,14 +242,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="municipalities (default: the synthetic network)",
     )
     parser.add_argument(
-        "--quarter", "--kvartal", help="e.g. 2025K3 (default: the last full quarter)"
+        "--quarter", "--kvartal", help="e.g. 2025K3 (default: the last complete quarter)"
     )
     parser.add_argument("--replace", action="store_true", help="delete the period's rows first")
     args = parser.parse_args(argv)
     configure_logging("WARNING", False)
     try:
         config = load_config(Path(args.config))
-        period = parse_quarter(args.quarter) if args.quarter else last_full_quarter(dt.date.today())
+        period = parse_quarter(args.quarter) if args.quarter else Period.last_complete_quarter()
         written = asyncio.run(run(args.db, config, period, args.seed, args.replace))
     except (ConfigError, ValueError, AlreadyHasRows) as exc:
         print(f"nothing written: {exc}", file=sys.stderr)
