@@ -9,6 +9,7 @@ from typing import Any
 # What each kind of step does, for the sign in front of it: + adds, ~ changes, - removes.
 SIGNS = {
     "write_registration": "+",
+    "update_registration": "~",
     "create_room": "+",
     "link_child": "+",
     "invite": "+",
@@ -29,6 +30,8 @@ class Action:
     room: str  # the provisioned room's alias, or a live conversation room's id
     target: str = ""  # a user id, a child room's alias, or the registration file
     text: str = field(default="", compare=False)  # what a person reads in the plan
+    # Lines shown under it: what a new room is created with.
+    details: tuple[str, ...] = field(default=(), compare=False)
 
     def describe(self) -> str:
         return f"{SIGNS[self.kind]} {self.text}"

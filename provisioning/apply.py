@@ -71,7 +71,7 @@ class _Run:
 
     async def do(self, action: Action) -> None:
         link = self.links[action.homeserver]
-        if action.kind == "write_registration":
+        if action.kind in ("write_registration", "update_registration"):
             hs = self.config.homeservers[action.homeserver]
             assert hs.registration_file is not None
             hs.registration().write(hs.registration_file)

@@ -58,6 +58,6 @@ def _sparring(data: dict[str, Any]) -> Iterator[str]:
                     )
         if not chosen and not room.get("counsellors"):
             yield (
-                f'{key_path(at)}: give municipalities (slugs, or "all") or counsellors, '
-                "or the room has no members"
+                f"{key_path(at)}: the sparring room {room['id']!r} has no members; give "
+                'municipalities (slugs, or "all") or counsellors'
             )

@@ -1,7 +1,8 @@
 """Declarative config → plan, by reading each homeserver as the bot.
 
-The plan lists every change `apply` would make: the registration file, rooms to create,
-names, topics, join rules and power levels to set, counsellors to invite, and former
+The plan lists every change `apply` would make: the registration file (its content and
+mode), rooms to create (each with the topic, join rule and power levels it gets), names,
+topics, join rules and power levels to set, counsellors to invite, and former
 counsellors to remove, from the live conversation rooms too (restricted join is only
 checked when joining). Room aliases in the bot's exclusive namespace are the keys, so a
 second apply finds what the first made and a failure midway is completed by the next.
@@ -29,8 +30,9 @@ async def plan(config: Config, links: dict[str, HomeserverLink]) -> Plan:
         if hs.registration_file is not None:
             change = file_change(hs.registration(), hs.registration_file)
             if change is not None:
+                kind, text = change
                 target = str(hs.registration_file)
-                result.actions.append(Action(hs_id, "", "write_registration", "", target, change))
+                result.actions.append(Action(hs_id, "", kind, "", target, text))
         try:
             actions, known = await _plan_homeserver(config, hs_id, links[hs_id])
             result.actions += actions
@@ -111,13 +113,14 @@ def _kick(hs_id: str, spec: RoomSpec, user: str) -> Action:
 def _room_changes(
     hs_id: str, reg: Registration, spec: RoomSpec, state: RoomState | None, parent_id: str | None
 ) -> list[Action]:
-    def act(kind: str, text: str, target: str = "") -> Action:
-        return Action(hs_id, spec.scope, kind, spec.alias, target, text)
+    def act(kind: str, text: str, target: str = "", details: tuple[str, ...] = ()) -> Action:
+        return Action(hs_id, spec.scope, kind, spec.alias, target, text, details)
 
     out: list[Action] = []
     if state is None:
         what = "space" if spec.is_space else "room"
-        out.append(act("create_room", f'create {what} "{spec.name}" ({spec.alias})'))
+        text = f'create {what} "{spec.name}" ({spec.alias})'
+        out.append(act("create_room", text, details=creation_details(spec)))
     else:
         if state.name != spec.name:
             out.append(act("set_name", f'rename "{state.name}" → "{spec.name}"'))
@@ -146,6 +149,15 @@ def _room_changes(
         if membership.get(bot) != "join"
     ]
     return out
+
+
+def creation_details(spec: RoomSpec) -> tuple[str, ...]:
+    """What a new room is created with, beyond its name: topic, join rule, power levels."""
+    levels = spec.power_levels
+    users = [f"{user} {level}" for user, level in sorted(levels["users"].items())]
+    users.append(f"everyone else {levels['users_default']}")
+    rule = "members of the space only" if spec.parent_alias else "invited members only"
+    return (f"topic: {spec.topic}", f"join rule: {rule}", f"power levels: {', '.join(users)}")
 
 
 def child_links(

@@ -11,7 +11,7 @@ import yaml
 from bots.config import Config
 from deploy.federation import federation_config
 from provisioning.actions import SIGNS, Plan
-from provisioning.registration import homeserver_yaml_lines
+from provisioning.registration import access_notes, homeserver_yaml_lines
 
 NO_CHANGES = "no changes: the homeservers already match the config."
 
@@ -31,7 +31,10 @@ def render(config: Config, plan: Plan) -> str:
         scopes = list(dict.fromkeys(a.scope for a in actions))
         for scope in scopes:
             lines.append(f"  {titles.get(scope, scope)}")
-            lines += [f"    {a.describe()}" for a in actions if a.scope == scope]
+            for a in actions:
+                if a.scope == scope:
+                    lines.append(f"    {a.describe()}")
+                    lines += [f"        {detail}" for detail in a.details]
         if plan.leftovers.get(hs_id):
             lines.append("  Not in the config any more (left alone; remove them by hand if done)")
             lines += [f"    {note}" for note in plan.leftovers[hs_id]]
@@ -59,9 +62,12 @@ def registration_notes(config: Config) -> str:
                 "so no registration was written."
             )
             continue
-        lines.append(f"[{hs_id}] the appservice registration is {Path(path).resolve()}.")
+        path = Path(path).resolve()
+        lines.append(f"[{hs_id}] the appservice registration is {path}.")
+        if path.exists():  # not when apply stopped before writing it
+            lines += access_notes(path)
         lines.append(f"Add to homeserver.yaml of {hs.server_name} (then restart Synapse):")
-        lines.append(homeserver_yaml_lines(Path(path).resolve()))
+        lines.append(homeserver_yaml_lines(path))
     network = config.network_server_names()
     lines.append(
         "Every homeserver of the network federates with these servers and no others; "

@@ -48,28 +48,30 @@ def config_data(
 class Provisioner:
     """plan/apply on one config at a time, over one connection to the homeserver."""
 
-    def __init__(self, synapse: Any, tmp: Path) -> None:
+    def __init__(self, synapse: Any, tmp: Path, hs_id: str = "local") -> None:
         self.synapse = synapse
         self.tmp = tmp
+        self.hs_id = hs_id  # the homeserver's id in the config
         reg = synapse.registration
-        self.link = HomeserverLink.connect("local", synapse.url, reg, synapse.admin_token)
+        self.link = HomeserverLink.connect(hs_id, synapse.url, reg, synapse.admin_token)
 
     def config(self, data: dict[str, Any]) -> Config:
         return parse_config(data, self.tmp)
 
     async def plan(self, config: Config) -> Plan:
-        return await plan(config, {"local": self.link})
+        return await plan(config, {self.hs_id: self.link})
 
-    async def apply(self, config: Config) -> None:
-        await apply(config, {"local": self.link}, await self.plan(config))
+    async def apply(self, config: Config, the_plan: Plan | None = None) -> None:
+        the_plan = the_plan if the_plan is not None else await self.plan(config)
+        await apply(config, {self.hs_id: self.link}, the_plan)
 
     async def room_id(self, alias_localpart: str) -> str:
         return await self.link.bot.resolve_alias(self.link.registration.alias(alias_localpart))
 
-    async def live_conversation(self, slug: str) -> str:
+    async def live_conversation(self, slug: str, conversation: str | None = None) -> str:
         """A conversation room as the bot makes it, in the municipality's space."""
         reg = self.link.registration
-        conversation = secrets.token_hex(8)
+        conversation = conversation or secrets.token_hex(8)
         youth = reg.youth_user_id(conversation)
         await self.link.bot.register_appservice_user(youth.split(":", 1)[0][1:])
         space_id = await self.room_id(reg.space_alias_localpart(slug))

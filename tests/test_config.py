@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from bots.config import ConfigError, load_config, parse_config
+from bots.config_checks import PATTERN_WORDS, config_schema
 
 EXAMPLE = Path(__file__).parent.parent / "deploy" / "ungechat.example.yaml"
 UNGECHAT = Path(sys.executable).with_name("ungechat")
@@ -74,116 +76,285 @@ def test_postgresql_urls_get_the_async_driver(tmp_path: Path) -> None:
     assert parse_config(data, tmp_path).database == "sqlite+aiosqlite:////var/lib/ungechat/bot.db"
 
 
-def mistake(change, expected_path: str, expected_reason: str):
-    return pytest.param(change, expected_path, expected_reason, id=expected_path)
+def mistake(change, path: str, value: str | None, rule: str):
+    """One mistake and the line it must give: 'path: value rule…'. `value` is the value as
+    shown (None for a key that is missing or not known: there is no value to show)."""
+    return pytest.param(change, path, value, rule, id=path)
 
 
 def municipality(data: dict[str, Any]) -> dict[str, Any]:
     return data["municipalities"][0]
 
 
+def rename_homeserver(data: dict[str, Any], new: str) -> None:
+    data["homeservers"][new] = data["homeservers"].pop("halsnaes")
+
+
 MISTAKES = [
-    mistake(lambda d: d.pop("public_url"), "public_url", "is required"),
-    mistake(lambda d: d.update(publik_url="x"), "publik_url", "unknown key"),
+    mistake(lambda d: d.pop("public_url"), "public_url", None, "is required"),
+    mistake(lambda d: d.update(publik_url="x"), "publik_url", None, "did you mean 'public_url'?"),
+    mistake(
+        lambda d: municipality(d)["opening_hours"]["weekly"].update(mandag=["18:00-21:00"]),
+        "municipalities[0].opening_hours.weekly.mandag",
+        None,
+        "unknown key; did you mean 'monday'?",
+    ),
+    mistake(
+        lambda d: municipality(d)["questions"][0].pop("options"),
+        "municipalities[0].questions[0].options",
+        None,
+        "is required",
+    ),
+    mistake(
+        lambda d: municipality(d)["texts"].update(help_now={"en": "only English"}),
+        "municipalities[0].texts.help_now.da",
+        None,
+        "is required",
+    ),
+    # A wrong form: the value, and the form wanted in words (not the schema's description).
     mistake(
         lambda d: municipality(d).update(slug="Halsnæs"),
         "municipalities[0].slug",
-        "'Halsnæs' does not have the expected form",
-    ),
-    mistake(
-        lambda d: municipality(d).update(homeserver="kbh"),
-        "municipalities[0].homeserver",
-        "'kbh' is not one of the homeservers (halsnaes)",
-    ),
-    mistake(
-        lambda d: municipality(d)["opening_hours"]["weekly"].update(monday=["21:00-18:00"]),
-        "municipalities[0].opening_hours.weekly.monday[0]",
-        "the end must be after the start",
+        "'Halsnæs'",
+        "should be lowercase letters a–z and digits, words joined by single '-'",
     ),
     mistake(
         lambda d: municipality(d)["opening_hours"]["weekly"].update(monday=["18-21"]),
         "municipalities[0].opening_hours.weekly.monday[0]",
-        "'18-21' does not have the expected form",
-    ),
-    mistake(
-        lambda d: municipality(d)["opening_hours"]["weekly"].update(mandag=["18:00-21:00"]),
-        "municipalities[0].opening_hours.weekly.mandag",
-        "unknown key",
-    ),
-    mistake(
-        lambda d: municipality(d)["opening_hours"]["exceptions"].update({"2026-02-30": []}),
-        "municipalities[0].opening_hours.exceptions.2026-02-30",
-        "is not a date",
-    ),
-    mistake(
-        lambda d: municipality(d).update(opening_hours={}),
-        "municipalities[0].opening_hours",
-        "give always_open: true or weekly hours",
+        "'18-21'",
+        "should be a time range like '18:00-21:00'",
     ),
     mistake(
         lambda d: municipality(d).update(counsellors=["anna@halsnaes.dk"]),
         "municipalities[0].counsellors[0]",
-        "'anna@halsnaes.dk' does not have the expected form",
+        "'anna@halsnaes.dk'",
+        "should be a Matrix user id like '@anna:halsnaes.dk'",
+    ),
+    mistake(
+        lambda d: d.update(database="mysql://root@localhost/x"),
+        "database",
+        "'mysql://root@localhost/x'",
+        "should be a database URL starting with sqlite:// or postgresql://",
+    ),
+    mistake(
+        lambda d: d["homeservers"]["halsnaes"].update(url="matrix.halsnaes.dk"),
+        "homeservers.halsnaes.url",
+        "'matrix.halsnaes.dk'",
+        "should be an address starting with https:// (or http://)",
+    ),
+    mistake(
+        lambda d: d.update(public_url="https://chat.halsnaes.dk/k/halsnaes"),
+        "public_url",
+        "'https://chat.halsnaes.dk/k/halsnaes'",
+        "should be an address with nothing after the host name",
+    ),
+    mistake(
+        lambda d: municipality(d).update(campaign={"color": "grøn"}),
+        "municipalities[0].campaign.color",
+        "'grøn'",
+        "should be a colour written as # and six hex digits",
+    ),
+    mistake(
+        lambda d: rename_homeserver(d, "Halsnaes"),
+        "homeservers.Halsnaes",
+        "the key 'Halsnaes'",
+        "should be a short id: at most 32 lowercase letters",
+    ),
+    mistake(
+        lambda d: municipality(d)["opening_hours"]["exceptions"].update({"24-12-2026": []}),
+        "municipalities[0].opening_hours.exceptions.24-12-2026",
+        "the key '24-12-2026'",
+        "should be a date written YYYY-MM-DD",
     ),
     mistake(
         lambda d: municipality(d).update(channels=["facebook", "ukendt"]),
         "municipalities[0].channels[1]",
+        "'ukendt'",
         "'ukendt' is reserved",
+    ),
+    # A wrong kind of value, in plain words.
+    mistake(
+        lambda d: d.update(listen={"host": "0.0.0.0", "port": "8080"}),
+        "listen.port",
+        "'8080'",
+        "should be a whole number",
+    ),
+    mistake(
+        lambda d: municipality(d).update(fictional="yes"),
+        "municipalities[0].fictional",
+        "'yes'",
+        "should be true or false",
+    ),
+    mistake(lambda d: d.update(public_url=None), "public_url", "(empty)", "should be text"),
+    mistake(
+        lambda d: municipality(d)["texts"].update(help_now=5),
+        "municipalities[0].texts.help_now",
+        "5",
+        "should be text or a mapping",
+    ),
+    mistake(
+        lambda d: d.update(
+            sparring_rooms=[
+                {"id": "net", "name": "Net", "homeserver": "halsnaes", "municipalities": "alle"}
+            ]
+        ),
+        "sparring_rooms[0].municipalities",
+        "'alle'",
+        "should be 'all' or a list",
+    ),
+    mistake(
+        lambda d: d.update(digest={"room": "net", "every": "daily"}),
+        "digest.every",
+        "'daily'",
+        "should be one of week, month, quarter",
+    ),
+    # Sizes and counts: the rule says the limit.
+    mistake(
+        lambda d: municipality(d)["questions"][0].update(options=[{"id": "o", "da": "O"}]),
+        "municipalities[0].questions[0].options",
+        "[{'id': 'o', 'da': 'O'}]",
+        "has 1 item: needs at least 2 items",
+    ),
+    mistake(
+        lambda d: municipality(d).update(
+            questions=[{**municipality(d)["questions"][0], "id": f"q{n}"} for n in range(6)]
+        ),
+        "municipalities[0].questions",
+        "[{'id': 'q0', 'text': {'da': 'Hvor har du hørt om chatten…",  # shortened
+        "has 6 items: at most 5 items are allowed",
+    ),
+    mistake(
+        lambda d: municipality(d).update(name="H"),
+        "municipalities[0].name",
+        "'H'",
+        "is too short: needs at least 2 characters",
+    ),
+    mistake(
+        lambda d: municipality(d).update(slug="a" * 50),
+        "municipalities[0].slug",
+        "'" + "a" * 50 + "'",
+        "is too long: at most 40 characters (it has 50)",
+    ),
+    mistake(
+        lambda d: d.update(listen={"port": 70000}),
+        "listen.port",
+        "70000",
+        "is too large: at most 65535",
+    ),
+    mistake(
+        lambda d: municipality(d).update(timeouts={"idle_minutes": 1}),
+        "municipalities[0].timeouts.idle_minutes",
+        "1",
+        "is too small: at least 5",
+    ),
+    mistake(lambda d: d.update(homeservers={}), "homeservers", "{}", "needs at least 1 entry"),
+    # The same entry twice: the second is named, and the first.
+    mistake(
+        lambda d: municipality(d)["counsellors"].append("@anna:halsnaes.dk"),
+        "municipalities[0].counsellors[2]",
+        "'@anna:halsnaes.dk'",
+        "is listed twice (also at [0])",
     ),
     mistake(
         lambda d: municipality(d)["questions"][0]["options"].append(
             {"id": "facebook", "da": "igen"}
         ),
         "municipalities[0].questions[0].options[5].id",
-        "'facebook' is used twice",
-    ),
-    mistake(
-        lambda d: municipality(d)["questions"][0].pop("options"),
-        "municipalities[0].questions[0].options",
-        "is required",
+        "'facebook'",
+        "is used twice",
     ),
     mistake(
         lambda d: d["municipalities"].append(copy.deepcopy(municipality(d))),
         "municipalities[1].slug",
-        "'halsnaes' is used by two municipalities",
+        "'halsnaes'",
+        "is used by two municipalities",
+    ),
+    # Rules the schema cannot say.
+    mistake(
+        lambda d: municipality(d).update(homeserver="kbh"),
+        "municipalities[0].homeserver",
+        "'kbh'",
+        "is not one of the homeservers (halsnaes)",
     ),
     mistake(
-        lambda d: d["homeservers"]["halsnaes"]["appservice"].update(as_token="kort"),
-        "homeservers.halsnaes.appservice.as_token",
-        "(the value is hidden)",
+        lambda d: municipality(d)["opening_hours"]["weekly"].update(monday=["21:00-18:00"]),
+        "municipalities[0].opening_hours.weekly.monday[0]",
+        "'21:00-18:00'",
+        "the end must be after the start",
     ),
     mistake(
-        lambda d: d.update(listen={"host": "0.0.0.0", "port": "8080"}),
-        "listen.port",
-        "'8080' should be of type integer",
+        lambda d: municipality(d)["opening_hours"]["exceptions"].update({"2026-02-30": []}),
+        "municipalities[0].opening_hours.exceptions.2026-02-30",
+        "'2026-02-30'",
+        "is not a date",
     ),
     mistake(
-        lambda d: municipality(d)["texts"].update(help_now={"en": "only English"}),
-        "municipalities[0].texts.help_now.da",
-        "is required",
+        lambda d: municipality(d).update(opening_hours={}),
+        "municipalities[0].opening_hours",
+        "{}",
+        "give always_open: true or weekly hours",
     ),
     mistake(
         lambda d: d.update(network=["kk.dk", "ikke et navn"]),
         "network[1]",
-        "'ikke et navn' is not a Matrix server name",
+        "'ikke et navn'",
+        "is not a Matrix server name",
     ),
+    # Secrets are never shown, not even a wrong one.
     mistake(
-        lambda d: d.update(database="mysql://root@localhost/x"),
-        "database",
-        "'mysql://root@localhost/x' does not have the expected form",
+        lambda d: d["homeservers"]["halsnaes"]["appservice"].update(as_token="kort"),
+        "homeservers.halsnaes.appservice.as_token",
+        "(the value is hidden)",
+        "too short: put a real, random token here",
     ),
 ]
 
 
-@pytest.mark.parametrize(("change", "path", "reason"), MISTAKES)
-def test_each_mistake_is_named_by_key_path(change, path: str, reason: str) -> None:
+@pytest.mark.parametrize(("change", "path", "value", "rule"), MISTAKES)
+def test_each_mistake_names_its_key_path_value_and_rule(
+    change, path: str, value: str | None, rule: str
+) -> None:
     data = valid()
     change(data)
     problems = problems_of(data)
     assert len(problems) == 1, problems
-    assert problems[0].startswith(f"{path}: "), problems
-    assert reason in problems[0], problems
-    assert ADMIN_TOKEN not in problems[0]
+    problem = problems[0]
+    # "key.path: value …": the key exactly, then the value as found, then the rule.
+    assert problem.startswith(f"{path}: {value or ''}"), problem
+    assert rule in problem.removeprefix(f"{path}: {value or ''}"), problem
+    assert ADMIN_TOKEN not in problem and "Zq93kLm0PxRt7" not in problem
+
+
+def _patterns(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            elif key != "not":  # a pattern the value must *not* match has an errorMessage
+                yield from _patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patterns(item)
+
+
+def test_every_pattern_in_the_schema_is_explained_in_words() -> None:
+    """A new pattern in the schema needs its plain words in PATTERN_WORDS, or its mistakes
+    would be shown as a regular expression."""
+    missing = set(_patterns(config_schema())) - set(PATTERN_WORDS)
+    assert not missing, f"add these to bots/config_checks.py PATTERN_WORDS: {missing}"
+
+
+@pytest.mark.skipif(
+    "trusted_proxies" not in config_schema()["properties"]["intake"]["properties"],
+    reason="the schema has no intake.trusted_proxies yet",
+)
+def test_a_trusted_proxy_that_is_not_an_address_is_named() -> None:
+    data = valid()
+    data["intake"] = {"trusted_proxies": ["10.0.0.0/24", "proxy.halsnaes.dk"]}
+    assert problems_of(data) == [
+        "intake.trusted_proxies[1]: 'proxy.halsnaes.dk' is not an IP address or a network "
+        "like '10.0.0.0/24'"
+    ]
 
 
 def test_several_mistakes_are_all_named() -> None:
@@ -218,6 +389,25 @@ def test_check_config_command(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "municipalities[0].homeserver: 'kbh' is not one of the homeservers" in refused.stderr
     assert bad.read_bytes() == before  # never written back
+
+    # Each problem on a line of its own, whole: key path, the value found, the rule.
+    bad_data = valid()
+    municipality(bad_data)["questions"][0]["options"] = [{"id": "o", "da": "O"}]
+    bad_data["homeservers"]["halsnaes"]["url"] = "matrix.halsnaes.dk"
+    bad.write_text(yaml.safe_dump(bad_data, allow_unicode=True, sort_keys=False), "utf-8")
+    refused = subprocess.run([UNGECHAT, "check-config", bad], capture_output=True, text=True)
+    assert refused.returncode == 2
+    lines = refused.stderr.splitlines()
+    assert lines == [
+        f"{bad}: 2 problems:",
+        "  homeservers.halsnaes.url: 'matrix.halsnaes.dk' should be an address starting with "
+        "https:// (or http://), without spaces",
+        "  municipalities[0].questions[0].options: [{'id': 'o', 'da': 'O'}] has 1 item: "
+        "needs at least 2 items",
+    ]
+    # docs/provisioning.md shows this very output.
+    docs = (EXAMPLE.parent.parent / "docs" / "provisioning.md").read_text(encoding="utf-8")
+    assert "\n".join(["ungechat.yaml: 2 problems:", *lines[1:]]) in docs
 
 
 def test_run_refuses_an_invalid_config_before_starting_anything(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import grp
+import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +22,9 @@ from bots.matrix.links import Directory, HomeserverLink
 from provisioning.actions import Action, Plan
 from provisioning.apply import apply
 from provisioning.plan import plan
+from provisioning.registration import access_notes
+from provisioning.report import NO_CHANGES, render
+from provisioning.rooms import LOBBY_TOPIC
 from tests.matrix_helpers import Counsellor
 from tests.provisioning_helpers import (
     Provisioner,
@@ -52,9 +57,21 @@ def _short(alias: str) -> str:
     return alias
 
 
-async def counsellors(synapse: Any, n: int) -> list[Counsellor]:
-    users = [await synapse.new_user("prov") for _ in range(n)]
+async def counsellors(synapse: Any, n: int, *names: str) -> list[Counsellor]:
+    users = [await synapse.new_user(name) for name in names or ["prov"] * n]
     return [Counsellor(synapse.url, user_id, token) for user_id, _, token in users]
+
+
+async def as_created(counsellor: Counsellor, room_id: str) -> tuple[str, ...]:
+    """A room's topic, join rule and power levels as the counsellor's client reads them,
+    in the words of the plan's lines under "create room"."""
+    topic = (await state_as(counsellor, room_id, "m.room.topic"))[1]["topic"]
+    rule = (await state_as(counsellor, room_id, "m.room.join_rules"))[1]["join_rule"]
+    levels = (await state_as(counsellor, room_id, "m.room.power_levels"))[1]
+    who = {"restricted": "members of the space only", "invite": "invited members only"}[rule]
+    users = [f"{user} {level}" for user, level in sorted(levels["users"].items())]
+    users.append(f"everyone else {levels.get('users_default', 0)}")
+    return (f"topic: {topic}", f"join rule: {who}", f"power levels: {', '.join(users)}")
 
 
 async def test_plan_apply_edit_and_the_counsellors_see_it(
@@ -107,11 +124,18 @@ async def test_plan_apply_edit_and_the_counsellors_see_it(
     space_alias = "#_ungechat_space_aeroe:ungechat.test"
     assert f'+ create space "Ungechat Ærø – rådgivere" ({space_alias})' in texts
     assert f'+ invite {bo.user_id} to "Rådgivere – internt"' in texts
+    created = {_short(a.room): a.details for a in first if a.kind == "create_room"}
+    assert created["lobby_aeroe"] == (
+        f"topic: {LOBBY_TOPIC}",
+        "join rule: members of the space only",
+        f"power levels: {anna.user_id} 50, {bo.user_id} 50, everyone else 0",
+    )
     assert not (tmp_path / "registration.yaml").exists()
 
     await provisioner.apply(config)
     assert not await provisioner.plan(config), "a second apply would change something"
-    assert (tmp_path / "registration.yaml").stat().st_mode & 0o777 == 0o600
+    # Synapse, running as a user of its own, reads it through the group; nobody else can.
+    assert (tmp_path / "registration.yaml").stat().st_mode & 0o777 == 0o640
 
     # The counsellors accept, as in Element, and see their rooms as named and ranked.
     space = await provisioner.room_id("_ungechat_space_aeroe")
@@ -130,6 +154,15 @@ async def test_plan_apply_edit_and_the_counsellors_see_it(
     levels = (await state_as(bo, staff, "m.room.power_levels"))[1]
     assert levels["users"] == {anna.user_id: 50, bo.user_id: 50}
     assert (await state_as(carl, sparring, "m.room.power_levels"))[1]["users"] == {}
+    # What the plan said each new room would be created with is what it is now.
+    rooms = {"space_aeroe": space, "lobby_aeroe": lobby, "staff_aeroe": staff}
+    for role, room_id in rooms.items():
+        assert created[role] == await as_created(anna, room_id), role
+    assert created["sparring_oeerne"] == await as_created(carl, sparring)
+    assert created["sparring_oeerne"][1:] == (
+        "join rule: invited members only",
+        "power levels: everyone else 0",
+    )
     # Nobody else gets in: not a counsellor listed for the sparring room, not in the space.
     for room_id in (sparring, space, lobby):
         status, _ = await dorte.request("POST", f"/_matrix/client/v3/join/{room_id}", {})
@@ -170,7 +203,8 @@ async def test_plan_apply_edit_and_the_counsellors_see_it(
     ]
     texts = [a.describe() for a in second]
     assert '~ rename "Ungechat Ærø – rådgivere" → "Snak med Ærø – rådgivere"' in texts
-    assert f'~ power levels in "Kø": {bo.user_id} 50 → 0, {dorte.user_id} 0 → 50' in texts, texts
+    changes = sorted([f"{bo.user_id} 50 → 0", f"{dorte.user_id} 0 → 50"])  # by user id
+    assert f'~ power levels in "Kø": {", ".join(changes)}' in texts, texts
 
     await provisioner.apply(edited)
     assert not await provisioner.plan(edited)
@@ -332,9 +366,15 @@ async def test_the_command_plans_applies_and_then_has_nothing_to_do(
     assert code == 0
     assert f"Homeserver local ({synapse.server_name}, {synapse.url})" in out
     assert "  Læsø Kommune (laesoe)\n" in out
-    assert '    + create room "Kø" (#_ungechat_lobby_laesoe:ungechat.test)\n' in out
+    assert (
+        '    + create room "Kø" (#_ungechat_lobby_laesoe:ungechat.test)\n'
+        f"        topic: {LOBBY_TOPIC}\n"
+        "        join rule: members of the space only\n"
+        f"        power levels: {user} 50, everyone else 0\n"
+        f'    + invite {user} to "Kø"\n'
+    ) in out
     assert f'    + invite {user} to "Rådgivere – internt"\n' in out
-    assert f"+ write the registration file {registration} (new)" in out
+    assert f"+ write the registration file {registration} (new, mode 0640)" in out
     assert out.rstrip().endswith("7 to add, 0 to change, 0 to remove.")
     assert not registration.exists()
 
@@ -343,6 +383,11 @@ async def test_the_command_plans_applies_and_then_has_nothing_to_do(
     assert "Applied all 7 steps." in out
     assert f"app_service_config_files:\n  - {registration}\n" in out
     assert yaml.safe_load(registration.read_text())["as_token"] == synapse.registration.as_token
+    # The operator is told how Synapse, running as another user, gets to read it.
+    assert registration.stat().st_mode & 0o777 == 0o640
+    assert f":{grp.getgrgid(os.getegid()).gr_name}, mode 0640 (it holds both tokens)." in out
+    assert f"  sudo chgrp matrix-synapse {registration}    # " in out
+    assert f"  sudo chgrp 991 {registration}    # " in out
 
     code, out, _ = await ungechat(capsys, "provision", "plan", "-c", str(path))
     assert (code, out.splitlines()[-1]) == (
@@ -368,6 +413,158 @@ async def test_a_homeserver_that_does_not_know_the_bot_yet_gets_its_registration
     assert (tmp_path / "registration.yaml").exists()
 
 
+async def test_an_existing_registration_file_gets_its_mode_fixed_and_keeps_its_group(
+    synapse: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file from an older version (0600, so Synapse's group cannot read it) or made
+    readable by everyone by hand is planned and set to 0640; the group the operator gave
+    it stays, and then the output no longer asks for a chgrp."""
+    data = config_data(synapse, tmp_path, [municipality("solroed", "Solrød Kommune", [])])
+    path = write_config(tmp_path / "ungechat.yaml", data)
+    registration = tmp_path / "registration.yaml"
+    code, _, _ = await ungechat(capsys, "provision", "apply", "-c", str(path))
+    assert code == 0
+
+    registration.chmod(0o644)
+    code, out, _ = await ungechat(capsys, "provision", "plan", "-c", str(path))
+    assert code == 0
+    assert (
+        f"    ~ set the registration file {registration} to mode 0644 → 0640: "
+        "readable by every local account\n"
+    ) in out
+    assert out.rstrip().endswith("0 to add, 1 to change, 0 to remove.")
+    code, out, _ = await ungechat(capsys, "provision", "apply", "-c", str(path))
+    assert (code, registration.stat().st_mode & 0o777) == (0, 0o640)
+
+    # The operator gives it to Synapse's group (as root: Docker's gid 991); an older
+    # version's apply left it 0600; the appservice url changes too.
+    others = [g for g in os.getgroups() if g != os.getegid()]
+    group = 991 if os.geteuid() == 0 else (others[0] if others else os.getegid())
+    os.chown(registration, -1, group)
+    registration.chmod(0o600)
+    data["homeservers"]["local"]["appservice"]["url"] = "http://127.0.0.1:9"
+    write_config(path, data)
+    code, out, _ = await ungechat(capsys, "provision", "plan", "-c", str(path))
+    assert (
+        f"    ~ update the registration file {registration} (url changed; mode 0600 → 0640: "
+        "Synapse's group cannot read it; restart Synapse afterwards)\n"
+    ) in out
+    code, out, _ = await ungechat(capsys, "provision", "apply", "-c", str(path))
+    assert code == 0
+    info = registration.stat()
+    assert (info.st_mode & 0o777, info.st_gid) == (0o640, group)
+    assert yaml.safe_load(registration.read_text())["url"] == "http://127.0.0.1:9"
+    if group != os.getegid():
+        assert "sudo chgrp" not in out
+        try:
+            name = grp.getgrgid(group).gr_name
+        except KeyError:
+            name = str(group)
+        assert f"Synapse can read it when it runs in the group {name}." in out
+    code, out, _ = await ungechat(capsys, "provision", "plan", "-c", str(path))
+    assert (code, out.splitlines()[-1]) == (0, NO_CHANGES)
+
+
+DOCS = Path(__file__).parent.parent / "docs" / "provisioning.md"
+# The sample's names for what the test homeserver calls otherwise.
+DOCS_REGISTRATION = Path("/etc/ungechat/ungechat-registration.yaml")
+
+
+def docs_block(text: str, name: str) -> tuple[int, int]:
+    """Where the code block after `<!-- generated: NAME -->` in the docs begins and ends."""
+    marker = f"<!-- generated: {name} -->\n```\n"
+    start = text.index(marker) + len(marker)
+    return start, text.index("```\n", start)
+
+
+async def test_the_plans_in_the_docs_are_real_output(synapse: Any, tmp_path: Path) -> None:
+    """docs/provisioning.md shows the plans this config really gets: on an empty
+    homeserver, and after an edit. UNGECHAT_UPDATE_DOCS=1 writes them into the page."""
+    anna, bo, dorte = await counsellors(synapse, 3, "anna", "bo", "dorte")
+    data = {
+        "public_url": "https://chat.halsnaes.dk",
+        "homeservers": {
+            "halsnaes": synapse.homeserver_config(registration_file=DOCS_REGISTRATION.name)
+        },
+        "municipalities": [
+            municipality(
+                "halsnaes", "Halsnæs Kommune", [anna.user_id, bo.user_id], homeserver="halsnaes"
+            )
+        ],
+        "sparring_rooms": [
+            {
+                "id": "netvaerk",
+                "name": "Ungechat-netværket",
+                "topic": "Sparring på tværs af kommuner.",
+                "homeserver": "halsnaes",
+                "municipalities": "all",
+            }
+        ],
+    }
+    provisioner = Provisioner(synapse, tmp_path, "halsnaes")
+    names = {
+        str(tmp_path / DOCS_REGISTRATION.name): str(DOCS_REGISTRATION),
+        synapse.url: "https://matrix.halsnaes.dk",
+        anna.user_id: "@anna:halsnaes.dk",
+        bo.user_id: "@bo:halsnaes.dk",
+        dorte.user_id: "@dorte:halsnaes.dk",
+        synapse.server_name: "halsnaes.dk",
+    }
+
+    def as_in_docs(config: Any, the_plan: Plan) -> str:
+        the_plan.leftovers.clear()  # the other tests' rooms on this homeserver
+        text = render(config, the_plan)
+        for real, sample in names.items():
+            text = text.replace(real, sample)
+        return text + "\n"
+
+    try:
+        config = provisioner.config(data)
+        first = await provisioner.plan(config)
+        generated = {"first plan": as_in_docs(config, first)}
+        await provisioner.apply(config, first)
+        # Bo is in a live conversation when he stops being a counsellor here.
+        for room in ("space", "lobby"):
+            await bo.join(await provisioner.room_id(f"_ungechat_{room}_halsnaes"))
+        conversation = f"8a20bb{secrets.token_hex(5)}"
+        room_id = await provisioner.live_conversation("halsnaes", conversation)
+        await bo.join(room_id)
+        names = {room_id: "!…", **names}
+
+        data["municipalities"][0]["service_name"] = "Snak med Halsnæs"
+        data["municipalities"][0]["counsellors"] = [anna.user_id, dorte.user_id]
+        edited = provisioner.config(data)
+        second = await provisioner.plan(edited)
+        generated["after an edit"] = as_in_docs(edited, second)
+        await provisioner.apply(edited, second)
+        assert not await provisioner.plan(edited)  # the plan was all there was to do
+    finally:
+        await provisioner.close()
+        for c in (anna, bo, dorte):
+            await c.client.close()
+
+    docs = DOCS.read_text(encoding="utf-8")
+    update = bool(os.environ.get("UNGECHAT_UPDATE_DOCS"))
+    for name, text in generated.items():
+        start, end = docs_block(docs, name)
+        if update:
+            docs = docs[:start] + text + docs[end:]
+            end = start + len(text)
+        assert docs[start:end] == text, (
+            f"the {name!r} sample in {DOCS} is not what the code prints; run this test "
+            f"with UNGECHAT_UPDATE_DOCS=1 to write it:\n{text}"
+        )
+    if update:
+        DOCS.write_text(docs, encoding="utf-8")
+
+    # The lines that let Synapse read the registration are the ones apply prints.
+    written = tmp_path / DOCS_REGISTRATION.name
+    chgrp = [line for line in access_notes(written) if "sudo chgrp" in line]
+    assert chgrp
+    for line in chgrp:
+        assert line.replace(str(written), str(DOCS_REGISTRATION)).strip() in docs, line
+
+
 MISTAKES = [
     (
         "municipalities[0].slug",
@@ -382,7 +579,7 @@ MISTAKES = [
     ),
     (
         "municipalities[0].counsellors[1]",
-        "does not have the expected form",
+        "'anna@nyborg.dk' should be a Matrix user id like '@anna:halsnaes.dk'",
         lambda d: _m(d)["counsellors"].append("anna@nyborg.dk"),
     ),
     (
@@ -397,12 +594,12 @@ MISTAKES = [
     ),
     (
         "municipalities[0].campaign.color",
-        "does not have the expected form",
+        "'grøn' should be a colour written as # and six hex digits",
         lambda d: _m(d).update(campaign={"color": "grøn"}),
     ),
     (
         "municipalities[0].campaign.slogan",
-        "unknown key",
+        "unknown key (the keys here are headline, call_to_action,",
         lambda d: _m(d).update(campaign={"slogan": "Hej"}),
     ),
     (
@@ -427,12 +624,12 @@ MISTAKES = [
     ),
     (
         "sparring_rooms[0]",
-        "give municipalities",
+        "'fyn' has no members; give municipalities",
         lambda d: d["sparring_rooms"][0].pop("municipalities"),
     ),
     (
         "sparring_rooms[0].id",
-        "does not have the expected form",
+        "'Fyn og øerne' should be lowercase letters a–z and digits",
         lambda d: d["sparring_rooms"][0].update(id="Fyn og øerne"),
     ),
     (
