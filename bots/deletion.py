@@ -1,9 +1,16 @@
 """Deleting a conversation from every homeserver that took part, or keeping it on hold.
 
-Deletion uses the Synapse Admin API, because the client API cannot do it: the media
-uploaded in the room is deleted first (a room purge leaves it, and Synapse finds it
-through the room's events), then the room is deleted and purged, and the youth's
-account is deactivated and erased. Every step can be repeated safely.
+Deletion uses the Synapse Admin API, because the client API cannot do it. On each
+homeserver the media uploaded in the room is deleted first (a room purge leaves it, and
+Synapse finds it through the room's events), then the room is deleted and purged; the
+youth's account is deactivated and erased on its home.
+
+One homeserver being down must not keep the conversation on the others: each part (one
+homeserver's copy, the youth's account) is done on its own, the room's home first, and
+what could not be done is raised at the end as `DeletionIncomplete`, so the
+conversation stays `closing` and the next maintenance pass runs the whole deletion
+again. Every part can be repeated safely: a room already purged, media already deleted
+and an account already erased count as done.
 
 A hold (`!bevar`, a counsellor's duty to notify) removes the young person and makes the
 room read-only for counsellors instead; it is deleted when the hold ends.
@@ -12,7 +19,7 @@ room read-only for counsellors instead; it is deleted when the hold ends.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import structlog
@@ -25,6 +32,16 @@ from bots.matrix.links import HomeserverLink
 log = structlog.get_logger(__name__)
 
 
+class DeletionIncomplete(RuntimeError):
+    """Some parts of a conversation could not be deleted yet (a homeserver was down);
+    everything else is gone. The conversation stays `closing`, and the next pass retries."""
+
+    def __init__(self, conversation: str, pending: dict[str, str]) -> None:
+        parts = "; ".join(f"{part}: {why}" for part, why in pending.items())
+        super().__init__(f"conversation {conversation} not yet deleted on {parts}")
+        self.pending = pending
+
+
 def taking_part(conv: Conversation, links: dict[str, HomeserverLink]) -> list[HomeserverLink]:
     """The homeserver that hosts the room first, then any that joined it by a transfer."""
     ids = [conv.homeserver, *[h for h in conv.homeservers or [] if h != conv.homeserver]]
@@ -34,15 +51,36 @@ def taking_part(conv: Conversation, links: dict[str, HomeserverLink]) -> list[Ho
 async def delete_everywhere(
     conv: Conversation, room_id: str, links: Iterable[HomeserverLink]
 ) -> None:
-    """Media, then the room, on every homeserver; then the youth's account at home."""
+    """On every homeserver, the room's home first: its media, then the room; then the
+    youth's account at home. Every part that can be done is done; DeletionIncomplete
+    names the rest."""
     links = list(links)
+    pending: dict[str, str] = {}
+    first_error: Exception | None = None
+
+    async def part(name: str, step: Awaitable[object]) -> None:
+        nonlocal first_error
+        try:
+            await step
+        except Exception as exc:  # this part waits for the next pass; the others go on
+            pending[name] = type(exc).__name__
+            first_error = first_error or exc
+            log.warning(
+                "deletion_part_pending", conversation=conv.id, part=name, error=pending[name]
+            )
+
     for link in links:
-        await link.admin.delete_room_media(room_id)
-    # The remote copies first: they forget the room; then its home purges the original.
-    for link in reversed(links):
-        await link.admin.purge_room(room_id)
-    if conv.youth_user_id:
-        await links[0].admin.erase_user(conv.youth_user_id)
+        await part(f"room on {link.id}", delete_room_copy(link, room_id))
+        if link is links[0] and conv.youth_user_id:  # the room's home holds the account
+            await part(f"youth account on {link.id}", link.admin.erase_user(conv.youth_user_id))
+    if pending:
+        raise DeletionIncomplete(conv.id, pending) from first_error
+
+
+async def delete_room_copy(link: HomeserverLink, room_id: str) -> None:
+    """One homeserver's copy of the room: the media uploaded in it, then its events."""
+    await link.admin.delete_room_media(room_id)
+    await link.admin.purge_room(room_id)
 
 
 async def hold(conv: Conversation, room_id: str, link: HomeserverLink) -> None:

@@ -7,7 +7,9 @@ The numbers are those of the quarterly report (bots/stats): counted from the ano
 stats rows and suppressed together, so a count under 5 reads "<5" and a hidden cell
 cannot be recovered by subtraction. Topics and channels are named in order of their
 published counts, without numbers. The schedule lives in the `digests` table: one
-replica at a time holds a lease on a period's digest, so it is posted once.
+replica at a time holds a lease on a period's digest, so it is posted once. It is posted
+by the bot of the room's own homeserver, or of another that is in the room when that
+one is down (see bots/case_notes.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections import Counter
 import structlog
 from sqlalchemy import or_, update
 
+from bots.case_notes import post_in_sparring_room
 from bots.config import Config, DigestSchedule
 from bots.db.models import Digest
 from bots.db.repo import insert_for, rows_changed, utcnow
@@ -161,12 +164,15 @@ class Digests:
     async def _send(
         self, config: Config, schedule: DigestSchedule, period: Period, text: str
     ) -> None:
+        """Through the bot of the room's own homeserver, or, when that one is down, of any
+        other of ours that is in the room: its homeserver delivers it when the host is back."""
         room = next(r for r in config.sparring_rooms if r.id == schedule.room)
-        host = self.convs.links[room.homeserver]
-        room_id = await self.convs.directory.sparring_room(host, host, room.id)
+        links = self.convs.links
         content = {"msgtype": "m.text", "body": text}
         txn = f"digest-{room.id}-{period.label()}"
-        await host.bot.send(room_id, "m.room.message", content, txn)
+        await post_in_sparring_room(
+            links, self.convs.directory, room, content, txn, [links[room.homeserver]]
+        )
 
 
 def _key(room: str, period: Period) -> tuple:

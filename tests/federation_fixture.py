@@ -13,6 +13,7 @@ Only tests that request `federation` start these three.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -67,3 +68,21 @@ async def federation(
         yield FederationFixture(hs1, hs2, outsider, network, ca, bot_port, started_in)
     finally:
         await asyncio.gather(*(hs.local.stop() for hs in homeservers))
+
+
+def count_rows(hs: SynapseFixture, table: str, room_id: str) -> int:
+    """How many rows about the room a table of the homeserver's database holds."""
+    with sqlite3.connect(f"file:{hs.database_path}?mode=ro", uri=True) as db:
+        query = f"SELECT COUNT(*) FROM {table} WHERE room_id = ?"
+        return db.execute(query, (room_id,)).fetchone()[0]
+
+
+async def full_state_reached(hs: SynapseFixture, room_id: str, timeout: float = 20) -> None:
+    """Wait until the homeserver has finished its "faster join": it joins a remote room
+    with partial state first and fetches the rest from the room's server afterwards (a
+    restart resumes that, which would wake the other server as a side effect, and a
+    homeserver cannot use a room it holds only partly while that server is down)."""
+    async with asyncio.timeout(timeout):
+        # Polled: a database file has no event to await.
+        while count_rows(hs, "partial_state_rooms", room_id):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)

@@ -1,5 +1,6 @@
 """The network digest: posted once when a period ends, in the sparring room, with the
-report's suppressed numbers, and seen by counsellors on the other homeserver."""
+report's suppressed numbers, and seen by counsellors on the other homeserver; posted
+through another homeserver's bot while the room's own homeserver is down."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from bots.digest import Digests, last_complete, title
 from bots.hours import COPENHAGEN
 from bots.maintenance import Maintenance
 from bots.stats.period import Period
+from tests.federation_fixture import FederationFixture, full_state_reached
+from tests.matrix_helpers import Counsellor
 from tests.network_fixture import Network
 
 
@@ -69,6 +72,38 @@ async def test_the_digest_is_posted_once_with_suppressed_numbers(network: Networ
     assert "Flest unge kom via: Plakater." in text
     for secret in ("3 ", "familie", "skole"):
         assert secret not in text.replace("<5", "").split("\n", 1)[1]
+
+
+@pytest.mark.synapse
+async def test_the_digest_is_posted_while_the_rooms_homeserver_is_down(
+    network: Network, federation: FederationFixture
+) -> None:
+    """hs1 hosts the sparring room and is down when the period ends: Østby's homeserver
+    (hs2), whose bot is in the room, takes the digest, and hs1 gets it when it returns."""
+    now = utcnow() + dt.timedelta(weeks=8)  # a week nobody else posts
+    week = last_complete("week", now)
+    room, vest, oest = network.sparring_room_id, network.vest, network.oest
+    hs1, hs2 = federation.hs1, federation.hs2
+    heading = f"📊 Netværkets tal for uge {week.start.isocalendar().week} "
+
+    def ours(texts: list[str]) -> list[str]:
+        return [t for t in texts if t.startswith(heading)]
+
+    await full_state_reached(hs2, room)  # hs2 holds all of the sparring room
+    await vest.stop()
+    await hs1.local.stop()
+    try:
+        assert await Digests(network.conversations).post_due(now)
+        (text,) = await oest.sync_until(lambda: ours(oest.texts_in(room)))
+        event = next(e for e in oest.sources(room) if e["content"]["body"] == text)
+        assert event["sender"] == hs2.registration.bot_user_id
+    finally:
+        await hs1.local.start()
+    again = await Counsellor(hs1.url, vest.user_id, vest.client.access_token).start()
+    try:
+        assert await again.sync_until(lambda: ours(again.texts_in(room)), 60) == [text]
+    finally:
+        await again.stop()
 
 
 def test_periods_just_ended() -> None:

@@ -4,7 +4,6 @@ homeserver that is down gets what it missed when it returns."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 import sqlite3
@@ -21,7 +20,7 @@ from deploy.federation import federation_config
 from deploy.local.network import FederationMode, reserve_server_names
 from deploy.local.synapse import LocalSynapse, SynapseError
 from deploy.local.tls import CertificateAuthority
-from tests.federation_fixture import FederationFixture
+from tests.federation_fixture import FederationFixture, count_rows, full_state_reached
 from tests.matrix_helpers import Counsellor
 from tests.synapse_fixture import SynapseFixture
 
@@ -58,23 +57,6 @@ async def create_room(creator: Counsellor, invite: list[str], public: bool = Fal
 async def accept_invite(member: Counsellor, room_id: str) -> None:
     await member.sync_until(lambda: room_id in member.client.invited_rooms)
     await member.join(room_id)
-
-
-def count_rows(hs: SynapseFixture, table: str, room_id: str) -> int:
-    """How many rows about the room a table of the homeserver's database holds."""
-    with sqlite3.connect(f"file:{hs.database_path}?mode=ro", uri=True) as db:
-        query = f"SELECT COUNT(*) FROM {table} WHERE room_id = ?"
-        return db.execute(query, (room_id,)).fetchone()[0]
-
-
-async def full_state_reached(hs: SynapseFixture, room_id: str, timeout: float = 20) -> None:
-    """Wait until the homeserver has finished its "faster join": it joins a remote room
-    with partial state first and fetches the rest from the room's server afterwards (a
-    restart resumes that, which would wake the other server as a side effect)."""
-    async with asyncio.timeout(timeout):
-        # Polled: a database file has no event to await.
-        while count_rows(hs, "partial_state_rooms", room_id):  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
 
 
 @dataclass

@@ -1,15 +1,20 @@
 """The sparring network across homeservers: counsellors of Vestby (hs1) and Østby (hs2)
 talk in a sparring room; a case shared from a conversation arrives without anything that
-links back to it; the outsider homeserver cannot get in; and a homeserver that was down
-gets every message it missed."""
+links back to it, also while the homeserver that hosts the sparring room is down; the
+outsider homeserver cannot get in; and a homeserver that was down gets every message it
+missed."""
 
 from __future__ import annotations
+
+import re
+from urllib.parse import quote
 
 import aiohttp
 import pytest
 
 from bots.case_notes import identifying
-from tests.federation_fixture import FederationFixture
+from bots.matrix.errors import Forbidden
+from tests.federation_fixture import FederationFixture, count_rows, full_state_reached
 from tests.matrix_helpers import Counsellor, Youth
 from tests.network_fixture import Network
 
@@ -67,39 +72,80 @@ async def test_a_shared_case_carries_nothing_that_links_back(network: Network) -
 async def test_the_outsider_cannot_join_the_sparring_room(
     network: Network, federation: FederationFixture
 ) -> None:
-    user_id, _, token = await federation.outsider.new_user("udenfor")
-    outsider = Counsellor(federation.outsider.url, user_id, token)
+    """The room is invite-only, but that is not what keeps the outsider out: the network
+    refuses its homeserver. Even the bot, which may invite anyone, cannot invite her."""
+    room, outsider = network.sparring_room_id, federation.outsider
+    user_id, _, token = await outsider.new_user("udenfor")
+    carol = Counsellor(outsider.url, user_id, token)
+    denied = {"errcode": "M_FORBIDDEN", "error": f"Federation denied with {outsider.server_name}."}
     try:
-        status, body = await outsider.request(
-            "POST",
-            f"/_matrix/client/v3/join/{network.sparring_room_id}"
-            f"?server_name={federation.hs1.server_name}",
-            {},
-        )
-        assert status == 403, body
+        with pytest.raises(Forbidden, match=re.escape(denied["error"])):
+            await network.conversations.links["hs1"].bot.invite(room, user_id)
+        for via in (federation.hs1, federation.hs2):
+            join = f"/_matrix/client/v3/join/{quote(room)}?server_name={quote(via.server_name)}"
+            assert await carol.request("POST", join, {}) == (403, denied)
+        assert count_rows(outsider, "events", room) == 0
     finally:
-        await outsider.client.close()
+        await carol.client.close()
 
 
 async def test_a_homeserver_that_was_down_gets_every_sparring_message(
     network: Network, federation: FederationFixture
 ) -> None:
-    vest, oest, room = network.vest, network.oest, network.sparring_room_id
+    """Nothing is sent from Østby's homeserver after it returns: what it missed comes
+    from Vestby's on its own."""
+    vest, oest, room, hs2 = network.vest, network.oest, network.sparring_room_id, federation.hs2
+    # Settled: hs2 has nothing left to ask hs1 about the room, which would wake hs1.
+    await full_state_reached(hs2, room)
     await oest.stop()
-    await federation.hs2.local.stop()
+    await hs2.local.stop()
     missed = [f"Mens Østby var nede, nr. {n}" for n in range(3)]
     try:
-        for text in missed:
+        for text in missed:  # hs1 takes them as usual
             await vest.say(room, text)
     finally:
-        await federation.hs2.local.start()
-    again = Counsellor(federation.hs2.url, oest.user_id, oest.client.access_token)
-    await again.start()
+        await hs2.local.start()
+    again = await Counsellor(hs2.url, oest.user_id, oest.client.access_token).start()
     try:
-        # hs2 is back: it catches up (a message from it tells hs1 so at once).
-        await again.say(room, "Østby er tilbage.")
         await again.sync_until(lambda: all(t in again.texts_in(room) for t in missed), 60)
         assert [t for t in again.texts_in(room) if t in missed] == missed  # in order
+    finally:
+        await again.stop()
+
+
+async def test_a_case_is_shared_while_the_sparring_rooms_homeserver_is_down(
+    network: Network, federation: FederationFixture
+) -> None:
+    """Østby's counsellor shares a case while hs1, which hosts the sparring room, is
+    down: Østby's own homeserver takes the note at once, and hs1's counsellors get it
+    when hs1 returns."""
+    vest, oest, room = network.vest, network.oest, network.sparring_room_id
+    hs1, hs2 = federation.hs1, federation.hs2
+    await full_state_reached(hs2, room)  # hs2 holds all of the sparring room
+    note = "En dreng på 16 sover dårligt før prøver."
+    async with aiohttp.ClientSession() as http:
+        youth = await Youth(network.intake, http).start("oestby", "plakat")
+        conv = await network.conversations.repo.get(youth.conversation)
+        assert conv is not None and conv.room_id and conv.homeserver == "hs2"
+        await oest.join(conv.room_id)
+        await vest.stop()
+        await hs1.local.stop()
+        try:
+            shared = await oest.say(conv.room_id, f"!del netvaerk {note}")
+            (reply,) = await oest.sync_until(lambda: oest.replies_to(conv.room_id, shared), 30)
+            assert reply == "Delt anonymt i »Netværket – sparring«."
+            # Østby's counsellors read it at once, from their own homeserver's copy …
+            posted = f"Fra en samtale i Østby: {note}"
+            await oest.sync_until(lambda: posted in oest.texts_in(room))
+            event = next(e for e in oest.sources(room) if e["content"]["body"] == posted)
+            assert event["sender"] == hs2.registration.bot_user_id
+            assert await youth.end() == 200
+        finally:
+            await hs1.local.start()
+    # … and Vestby's get it when hs1 is back, without anything more from hs2.
+    again = await Counsellor(hs1.url, vest.user_id, vest.client.access_token).start()
+    try:
+        await again.sync_until(lambda: posted in again.texts_in(room), 60)
     finally:
         await again.stop()
 
