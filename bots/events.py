@@ -36,13 +36,16 @@ class EventRouter:
         if event.get("type") == "m.room.member":
             member, membership = event.get("state_key"), content.get("membership")
             if conv is not None and isinstance(member, str) and isinstance(membership, str):
-                await self.convs.on_member(room_id, member, membership, event_id)
+                await self.convs.on_member(room_id, member, membership, event_id, sender)
+            return
+        if conv is not None and conv.state in OPEN_STATES and _changes_what_was_said(event):
+            await self.convs.on_message(conv, sender)  # the youth's page shows it at once
             return
         if event.get("type") != "m.room.message":
             return
         body = content.get("body")
-        if not isinstance(body, str) or "m.new_content" in content:
-            return  # edits are not new commands
+        if not isinstance(body, str):
+            return
         if conv is not None:
             if conv.state not in (*OPEN_STATES, State.HELD):
                 return
@@ -87,3 +90,11 @@ class EventRouter:
                 readers = {**(kinds.get("m.read") or {}), **(kinds.get("m.read.private") or {})}
                 if any(not self.convs.is_ours(u) for u in readers):
                     await self.convs.on_counsellor_read(room_id, event_id)
+
+
+def _changes_what_was_said(event: dict[str, Any]) -> bool:
+    """An edit or a redaction: never a new command, but the youth's page must see it."""
+    if event.get("type") == "m.room.redaction":
+        return True
+    content = event.get("content") or {}
+    return event.get("type") == "m.room.message" and "m.new_content" in content

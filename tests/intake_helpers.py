@@ -1,8 +1,10 @@
 """Helpers for the intake's tests: counsellors on duty, partners in the running config,
-and checking answers against the intake's OpenAPI file."""
+waiting for the bot to end a conversation, and checking answers against the intake's
+OpenAPI file."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +16,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from bots.lifecycle import OPEN_STATES
 from schemas import SCHEMA_DIR
 from tests.stack_fixture import Stack
 
@@ -42,6 +45,17 @@ def partners(stack: Stack, slug: str, names: tuple[str, ...]) -> Iterator[None]:
         yield
     finally:
         object.__setattr__(config, "municipalities", before)
+
+
+async def ended_in_the_bot(stack: Stack, conversation: str) -> str | None:
+    """Wait until the bot's database has the conversation ended; who ended it."""
+    async with asyncio.timeout(20):
+        while True:
+            conv = await stack.conversations.repo.get(conversation)
+            assert conv is not None
+            if conv.state not in OPEN_STATES:
+                return conv.ended_by
+            await asyncio.sleep(0.2)
 
 
 @cache

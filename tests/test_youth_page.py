@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bots.db.models import ConversationStats
 from tests.browser_fixture import NEUTRAL, PHONE, Watched, browser, new_page, phone
-from tests.intake_helpers import on_duty, partners
+from tests.intake_helpers import ended_in_the_bot, on_duty, partners
 from tests.stack_fixture import Stack
 
 __all__ = ["browser", "phone"]  # fixtures used by name
@@ -54,13 +54,25 @@ async def feedback_count(stack: Stack, answer: str) -> int:
         return await session.scalar(query) or 0
 
 
+async def start_chat(page: Any, skip: str = "Spring over") -> str:
+    """Skip the question and start; the new conversation's id."""
+    await page.get_by_role("button", name=skip).tap()
+    async with page.expect_response(
+        lambda r: r.url.endswith("/api/v1/conversations") and r.request.method == "POST"
+    ) as started:
+        await page.locator("#start").tap()
+    response = await started.value
+    assert response.status == 201
+    return (await response.json())["conversation"]
+
+
 async def credited_to_lukketby(stack: Stack) -> int:
-    """Answered conversations from lukketby's links that testby's counsellors took."""
+    """Conversations from lukketby's links that testby's counsellors took (whatever
+    outcome the bot names for an overflow)."""
     async with stack.conversations.sessions() as session:
         query = select(func.count()).where(
             ConversationStats.kommune == "lukketby",
             ConversationStats.transferred_to == "testby",
-            ConversationStats.outcome == "transferred",
         )
         return await session.scalar(query) or 0
 
@@ -254,6 +266,12 @@ async def test_english_by_the_browser_language_and_a_counsellor_who_leaves(
         await counsellor.join(conv.room_id)
         await page.get_by_text("A counsellor has joined the conversation.").wait_for()
         await page.locator("#chat-status.is-active").wait_for()
+        # A file is never shown, and its name neither: a note in the page's language.
+        picture = {"msgtype": "m.image", "body": "anna-hansen.jpg", "url": "mxc://x/y"}
+        await counsellor.client.room_send(conv.room_id, "m.room.message", picture)
+        note = "The counsellor sent a file that can't be shown here."
+        await page.locator("#messages .from-counsellor").get_by_text(note).wait_for()
+        assert "anna-hansen" not in await page.locator("body").inner_text()
         await counsellor.leave(conv.room_id)
         await page.get_by_text("The counsellor has left the conversation.").wait_for()
         await page.locator("#waiting").get_by_text("in the queue").wait_for()
@@ -271,8 +289,14 @@ async def test_english_by_the_browser_language_and_a_counsellor_who_leaves(
         await page.get_by_role("link", name="Dansk").tap()
         await page.get_by_role("button", name="Spring over").wait_for()
         assert await page.evaluate("history.length") == depth
+
         assert watched.foreign_requests(stack.intake) == []
         assert watched.problems == []
+
+        # A link to a chat that does not exist says so in English too.
+        response = await page.goto(f"{stack.intake}/k/atlantis")
+        assert response is not None and response.status == 404
+        assert "That chat does not exist" in await page.locator("body").inner_text()
     finally:
         await page.context.close()
 
@@ -314,6 +338,101 @@ async def test_closed_municipality_and_quick_exit(stack: Stack, phone: Watched) 
     await page.keyboard.press("Escape")
     await page.wait_for_url(f"{NEUTRAL}**")
     assert await page.evaluate("history.length") == depth
+    assert phone.foreign_requests(stack.intake) == []
+    assert phone.problems == []
+
+
+async def test_quick_exit_ends_the_conversation_and_leaves_no_way_back(
+    stack: Stack, phone: Watched
+) -> None:
+    """On a shared phone: after "Luk siden hurtigt", the chat link from the history opens
+    a fresh start page in that tab, and the counsellor is not left waiting."""
+    page = phone.page
+    link = f"{stack.intake}/k/testby?kanal=plakat"
+    await page.goto(link)
+    conversation = await start_chat(page)
+    secret = "Min mor må ikke se det her."
+    await page.locator("#input").fill(secret)
+    await page.locator("#input").press("Enter")
+    await page.locator("#messages .from-youth:not(.is-pending)").get_by_text(secret).wait_for()
+
+    depth = await page.evaluate("history.length")
+    await page.get_by_role("button", name="Luk siden hurtigt").tap()
+    await page.wait_for_url(f"{NEUTRAL}**")
+    assert await page.evaluate("history.length") == depth
+    assert await ended_in_the_bot(stack, conversation) == "youth"
+    # The ending was asked for with the token in the body, never in a URL.
+    ends = phone.api_calls(f"/api/v1/conversations/{conversation}/end")
+    assert ends == [f"{stack.intake}/api/v1/conversations/{conversation}/end"]
+
+    # The chat's address again in the same tab (as from the history): a fresh start.
+    await page.goto(link)
+    await page.get_by_role("button", name="Spring over").wait_for()
+    assert await page.locator("#view-chat").is_hidden()
+    assert secret not in await page.locator("body").inner_text()
+    assert await page.evaluate("sessionStorage.getItem('ungechat:testby')") is None
+    assert phone.foreign_requests(stack.intake) == []
+    assert phone.problems == []
+
+
+async def test_a_counsellor_corrects_and_deletes_messages(stack: Stack, phone: Watched) -> None:
+    """What a counsellor corrects is corrected on the youth's screen, what they delete is
+    gone (and says so), and a reply from nheko or older Element shows without its quote."""
+    page = phone.page
+    counsellor = stack.counsellors[1]
+    await page.goto(f"{stack.intake}/k/testby?kanal=plakat")
+    conv = await stack.conversations.repo.get(await start_chat(page))
+    assert conv is not None and conv.room_id
+    room = conv.room_id
+    await counsellor.join(room)
+    await page.locator("#chat-status.is-active").wait_for()
+    counsellors = page.locator("#messages .from-counsellor")
+
+    wrong = await counsellor.say(room, "Vi ses på torsdag kl. 18.")
+    await counsellors.get_by_text("Vi ses på torsdag").wait_for()
+    edit = {
+        "msgtype": "m.text",
+        "body": "* Vi ses på fredag kl. 18.",
+        "m.new_content": {"msgtype": "m.text", "body": "Vi ses på fredag kl. 18."},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": wrong},
+    }
+    await counsellor.client.room_send(room, "m.room.message", edit)
+    corrected = counsellors.filter(has_text="Vi ses på fredag kl. 18.")
+    await corrected.wait_for()
+    assert "redigeret" in await corrected.locator(".meta").evaluate(
+        "m => getComputedStyle(m, '::after').content"
+    )
+
+    mistake = await counsellor.say(room, "Ring til Anna på 12 34 56 78.")
+    await counsellors.get_by_text("12 34 56 78").wait_for()
+    await counsellor.client.room_redact(room, mistake)
+    await counsellors.get_by_text("Beskeden blev slettet.").wait_for()
+
+    note = await counsellor.say(room, "!intern hun lyder bange")
+    quoted = {
+        "msgtype": "m.text",
+        "body": f"> <{counsellor.user_id}> !intern hun lyder bange\n\nDet lyder svært.",
+        "m.relates_to": {"m.in_reply_to": {"event_id": note}},
+    }
+    await counsellor.client.room_send(room, "m.room.message", quoted)
+    await counsellors.get_by_text("Det lyder svært.").wait_for()
+    expected = ["Vi ses på fredag kl. 18.", "Beskeden blev slettet.", "Det lyder svært."]
+    assert await counsellors.locator(".body").all_inner_texts() == expected
+    await phone.shot("12-corrected-and-deleted")
+
+    # A reload shows the newest text, and the deleted message not at all.
+    await page.reload()
+    await counsellors.get_by_text("Det lyder svært.").wait_for()
+    await asyncio.sleep(1)  # let anything still coming arrive
+    assert await counsellors.locator(".body").all_inner_texts() == [
+        "Vi ses på fredag kl. 18.",
+        "Det lyder svært.",
+    ]
+    assert await page.locator("#messages .from-counsellor.is-edited").count() == 1
+    text = await page.locator("body").inner_text()
+    for leak in ("torsdag", "12 34 56 78", "!intern", counsellor.user_id):
+        assert leak not in text
+    assert ">" not in await page.locator("#messages").inner_text()
     assert phone.foreign_requests(stack.intake) == []
     assert phone.problems == []
 

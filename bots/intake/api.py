@@ -16,6 +16,7 @@ from bots.db.repo import utcnow
 from bots.intake.conversation_routes import add_conversation_routes
 from bots.intake.errors import ApiError, error_middleware
 from bots.intake.info import municipality_info
+from bots.intake.ratelimit import client_address
 from bots.intake.request_context import json_object, language, municipality_or_404
 from bots.keys import CONFIG, CONVERSATIONS, DUTY, RATE_LIMITER
 from bots.lifecycle import SetupFailed
@@ -50,6 +51,8 @@ def validated_answers(m: Municipality, answers: Any) -> dict[str, str]:
     for qid, oid in answers.items():
         if qid not in questions:
             raise ApiError(400, "M_INVALID_PARAM", f"answers: unknown question {qid!r}")
+        if not isinstance(oid, str):  # a list or object is no option (and can't be looked up)
+            raise ApiError(400, "M_BAD_JSON", f"answers.{qid}: must be an option id (a string)")
         if oid not in questions[qid]:
             raise ApiError(400, "M_INVALID_PARAM", f"answers.{qid}: unknown option {oid!r}")
     return dict(answers)
@@ -94,7 +97,11 @@ async def start_conversation(request: web.Request) -> web.Response:
             "the chat is closed now",
             next_opening=nxt.isoformat() if nxt else None,
         )
-    if not request.config_dict[RATE_LIMITER].allow(request.remote or ""):
+    config = request.config_dict[CONFIG]
+    address = client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), config.trusted_proxies
+    )
+    if not request.config_dict[RATE_LIMITER].allow(address):
         raise ApiError(429, "M_LIMIT_EXCEEDED", "too many new conversations; try again later")
     try:
         conv_id, token = await request.config_dict[CONVERSATIONS].start(

@@ -14,6 +14,7 @@ from bots.intake.request_context import (
     OPEN_STATES,
     authorized,
     bearer_token,
+    body_or_bearer_token,
     json_object,
     open_conversation,
 )
@@ -72,7 +73,9 @@ async def post_read(request: web.Request) -> web.Response:
 
 
 async def end_conversation(request: web.Request) -> web.Response:
-    conv = await authorized(request)
+    """Also the quick exit's beacon, with the token in the body: it ends only the
+    conversation that token opens."""
+    conv = await authorized(request, token=await body_or_bearer_token(request))
     if conv.state in OPEN_STATES:
         await request.config_dict[CONVERSATIONS].end_by_youth(conv)
     return web.json_response({"status": "closed"})

@@ -17,12 +17,17 @@ def _when(now: dt.datetime, moment: dt.datetime | None, lang: str) -> str | None
     return describe_next_opening(now, moment, lang) if moment else None
 
 
+# What goes before a time today; the page says "Åben nu til {when}" / "Open now until {when}".
+_TODAY = {"da": "i dag ", "en": "today at "}
+
+
 def _closes_text(now: dt.datetime, closes: dt.datetime | None, lang: str) -> str | None:
-    """'kl. 21' today, else 'i morgen kl. 1' (a late evening that runs past midnight)."""
+    """'kl. 21' / '21:00' today, else 'i morgen kl. 1' / 'tomorrow at 01:00' (a late
+    evening that runs past midnight)."""
     text = _when(now, closes, lang)
     if text is None:
         return None
-    return text.removeprefix("i dag ").removeprefix("today ")
+    return text.removeprefix(_TODAY.get(lang, _TODAY["da"]))
 
 
 def hours_fields(m: Municipality, lang: str, now: dt.datetime) -> dict[str, Any]:

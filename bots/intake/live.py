@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from bots.db.models import Conversation, State
-from bots.db.repo import utcnow
+from bots.db.repo import aware, utcnow
 from bots.duty import DutyRoster
-from bots.lifecycle import aware
 from bots.matrix.errors import MatrixError
 from bots.matrix.gateway import MatrixGateway
 

@@ -18,12 +18,41 @@ CSP = (
 )
 
 
+NOT_FOUND = {
+    "da": "Den chat findes ikke. Tjek linket, eller spørg den, der gav dig det.",
+    "en": "That chat does not exist. Check the link, or ask whoever gave it to you.",
+}
+
+
+def page_language(request: web.Request) -> str:
+    """As the page chooses: `?lang=`, else the first of Danish or English the browser
+    asks for, else Danish."""
+    asked = request.query.get("lang")
+    if asked in NOT_FOUND:
+        return asked
+    ranked = []
+    for i, part in enumerate(request.headers.get("Accept-Language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        code = tag.strip()[:2].lower()
+        if code in NOT_FOUND and q > 0:
+            ranked.append((-q, i, code))
+    return min(ranked)[2] if ranked else "da"
+
+
 async def youth_page(request: web.Request) -> web.StreamResponse:
     if request.config_dict[CONFIG].municipality(request.match_info["slug"]) is None:
+        lang = page_language(request)
         return web.Response(
             status=404,
-            text="Den chat findes ikke. Tjek linket, eller spørg den, der gav dig det.",
+            text=NOT_FOUND[lang],
             content_type="text/plain",
+            headers={"Content-Language": lang},
         )
     return web.FileResponse(STATIC_DIR / "chat.html")
 

@@ -46,9 +46,25 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
-async def authorized(request: web.Request) -> Conversation:
-    """The conversation the bearer token opens; 404 if gone, 403 if not this token's."""
-    token = bearer_token(request)
+async def body_or_bearer_token(request: web.Request) -> str:
+    """The token from `Authorization: Bearer …` or, without that header, from a JSON body
+    `{"token": …}`: a beacon (`navigator.sendBeacon`, sent as the page goes away) cannot
+    set headers. Nothing ambient proves anything here (no cookies), so another site that
+    posts such a body still has to know the token."""
+    if request.headers.get("Authorization") or not request.body_exists:
+        return bearer_token(request)
+    token = (await json_object(request)).get("token")
+    if not isinstance(token, str) or not token:
+        raise ApiError(
+            401, "M_MISSING_TOKEN", "missing 'Authorization: Bearer <token>' or a 'token' string"
+        )
+    return token
+
+
+async def authorized(request: web.Request, *, token: str | None = None) -> Conversation:
+    """The conversation the bearer token (or the `token` given) opens; 404 if gone, 403 if
+    not this token's."""
+    token = token if token is not None else bearer_token(request)
     conv = await request.config_dict[CONVERSATIONS].repo.get(request.match_info["conversation"])
     if conv is None or conv.token_hash is None:
         raise ApiError(404, "M_NOT_FOUND", "no such conversation, or it has ended")

@@ -8,6 +8,11 @@ homeserver's pagination token, so a browser that reconnects with `Last-Event-ID`
 resumes exactly where it was. The homeserver's push wakes the stream at once on this
 replica; polling `event_seq` covers the others, and the poll also moves the queue
 position and ends "Rådgiveren skriver …" when the typing notice runs out.
+
+Edits and redactions are relayed too (a correction replaces the shown message, a deleted
+one is shown as deleted); the bot's event router wakes streams for them as for new
+messages. The room is also re-read every RESYNC_SECONDS while the stream is open, as a
+safety net for a push that was lost.
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ import structlog
 from aiohttp import web
 
 from bots.db.models import Conversation
+from bots.db.repo import YOUTH_SEEN_EVERY, utcnow
 from bots.intake.live import LiveState, status_of
-from bots.intake.projection import project
+from bots.intake.projection import Audience, edit_target, project
 from bots.keys import CONVERSATIONS, DUTY, SIGNALS
-from bots.matrix.errors import MatrixError
+from bots.matrix.errors import Forbidden, MatrixError, NotFound
 
 log = structlog.get_logger(__name__)
 POLL_SECONDS = 2.0
+RESYNC_SECONDS = 30.0
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -66,20 +73,39 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
     await response.prepare(request)
     writer = _Writer(response)
     token = request.headers.get("Last-Event-ID") or None
-    seen_seq = -1
+    seen_seq, last_read = -1, -RESYNC_SECONDS
+    audience = Audience(
+        conv.youth_user_id or "", link.registration.bot_user_id, conversations.is_counsellor
+    )
+    senders: dict[str, str] = {}  # message id -> sender, to check who may edit it
+
+    async def sender_of(room_id: str, youth: str, event_id: str) -> None:
+        """An edited message this stream has not read (it came before the resume point)."""
+        if event_id in senders:
+            return
+        try:
+            original = await link.bot.room_event(room_id, event_id, as_user=youth)
+        except (NotFound, Forbidden):
+            return  # not there (any more), or not the youth's to see: the edit is not relayed
+        if isinstance(original.get("sender"), str):
+            senders[event_id] = original["sender"]
 
     async def fetch() -> None:
         nonlocal token
         while conv.room_id and conv.youth_user_id:
+            # Messages and redactions (see MatrixGateway.messages).
             page = await link.bot.messages(
                 conv.room_id, as_user=conv.youth_user_id, from_token=token
             )
-            chunk = page.get("chunk") or []
-            items = [
-                p
-                for e in chunk
-                if (p := project(e, conv.youth_user_id, link.registration.bot_user_id))
-            ]
+            chunk = [e for e in page.get("chunk") or [] if isinstance(e, dict)]
+            items = []
+            for event in chunk:
+                if isinstance(event.get("event_id"), str) and isinstance(event.get("sender"), str):
+                    senders[event["event_id"]] = event["sender"]
+                if (target := edit_target(event)) is not None:
+                    await sender_of(conv.room_id, conv.youth_user_id, target)
+                if item := project(event, audience, senders):
+                    items.append(item)
             new_token = page.get("end") or token
             for i, item in enumerate(items):
                 await writer.send(item, new_token if i == len(items) - 1 else None)
@@ -90,13 +116,21 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
                 return
 
     live = LiveState(request.config_dict[DUTY], link.bot)
+    marked_seen = -YOUTH_SEEN_EVERY.total_seconds()
     try:
         with request.config_dict[SIGNALS].listen(conv.id) as wake:
             while True:
                 current = await conversations.repo.get(conv.id)
                 closed = status_of(current) == "closed"
-                if current is not None and current.event_seq != seen_seq:
-                    seen_seq = current.event_seq
+                now = asyncio.get_running_loop().time()
+                if not closed and now - marked_seen >= YOUTH_SEEN_EVERY.total_seconds():
+                    # The page is open: a youth waiting in the queue is not idle.
+                    await conversations.repo.mark_youth_seen(conv.id, utcnow())
+                    marked_seen = now
+                if current is not None and (
+                    current.event_seq != seen_seq or now - last_read >= RESYNC_SECONDS
+                ):
+                    seen_seq, last_read = current.event_seq, now
                     try:
                         await fetch()
                     except MatrixError:

@@ -140,6 +140,22 @@ class MatrixGateway:
         url = path(["rooms", room_id, "send", event_type, txn_id])
         return (await self.request("PUT", url, content, as_user=as_user))["event_id"]
 
+    async def redact(self, room_id: str, event_id: str, txn_id: str, reason: str = "") -> None:
+        url = path(["rooms", room_id, "redact", event_id, txn_id])
+        await self.request("PUT", url, {"reason": reason} if reason else {})
+
+    async def related(self, room_id: str, event_id: str) -> list[str]:
+        """Ids of every event relating to `event_id` (edits, thread replies), all pages."""
+        found: list[str] = []
+        query: dict[str, Any] = {"limit": 100}
+        while True:
+            url = path(["rooms", room_id, "relations", event_id], query, base=CLIENT_V1)
+            page = await self.request("GET", url)
+            found += [e["event_id"] for e in page.get("chunk", []) if "event_id" in e]
+            if not page.get("next_batch"):
+                return found
+            query["from"] = page["next_batch"]
+
     async def put_state(
         self, room_id: str, event_type: str, content: dict[str, Any], state_key: str = ""
     ) -> str:
@@ -160,7 +176,10 @@ class MatrixGateway:
         query: dict[str, Any] = {
             "dir": "f",
             "limit": limit,
-            "filter": Api.to_json({"types": ["m.room.message"], "lazy_load_members": True}),
+            # Redactions too, so the youth page can take back what a counsellor deleted.
+            "filter": Api.to_json(
+                {"types": ["m.room.message", "m.room.redaction"], "lazy_load_members": True}
+            ),
         }
         if from_token:
             query["from"] = from_token

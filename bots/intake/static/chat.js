@@ -53,6 +53,9 @@
       read: "Læst",
       counsellor: "Rådgiver",
       you: "Dig",
+      fileNote: "Rådgiveren sendte en fil, som ikke kan vises her.",
+      edited: "redigeret",
+      removed: "Beskeden blev slettet.",
       end: "Afslut samtalen",
       endConfirm: "Vil du afslutte samtalen?",
       endConfirmMore: "Den bliver slettet, og du kan ikke komme tilbage til den.",
@@ -130,6 +133,9 @@
       read: "Read",
       counsellor: "Counsellor",
       you: "You",
+      fileNote: "The counsellor sent a file that can't be shown here.",
+      edited: "edited",
+      removed: "The message was deleted.",
       end: "End the conversation",
       endConfirm: "Do you want to end the conversation?",
       endConfirmMore: "It will be deleted, and you cannot come back to it.",
@@ -175,13 +181,13 @@
   var step = 0; // index of the question being asked
   var session = null; // {conversation, token, helped, ended, partner}
   var stream = null; // {ctrl, lastId, timer}
-  var seen = {}, tsById = {}; // message ids shown, and when each was sent
+  var seen = {}, tsById = {}, byId = {}; // message ids shown, when each was sent, its bubble
   var pending = []; // own messages awaiting their echo: {body, clientId, id, li}
   var early = {}; // own echoes that came before the POST answered, by id
   var status = null, endedBy = null;
   var readTs = 0; // the counsellor has read everything up to this time
   var readSent = null, lastCounsellor = null;
-  var typingSentAt = 0, typingTimer = null, lastEscape = 0, poller = null;
+  var typingSentAt = 0, typingTimer = null, lastEscape = 0, poller = null, leaving = false;
 
   function pickLanguage() {
     var asked = params.get("lang");
@@ -501,6 +507,7 @@
   function openChat() {
     seen = {};
     tsById = {};
+    byId = {};
     endedBy = null;
     pending = [];
     early = {};
@@ -591,11 +598,32 @@
   }
 
   function confirmPending(p, m) {
+    byId[m.id] = p.li;
     pending.splice(pending.indexOf(p), 1);
     p.li.classList.remove("is-pending", "is-failed");
     meta(p.li, m.ts);
     markRead();
   }
+
+  // A correction replaces the text of the message shown; a deleted one says it was deleted.
+  function edit(ev) {
+    var li = byId[ev.id];
+    if (!li || !li.classList.contains("from-" + ev.from) || li.classList.contains("is-removed")) return;
+    li.querySelector(".body").textContent = bodyOf(ev);
+    edited(li);
+  }
+  function edited(li) {
+    li.classList.add("is-edited");
+    li.querySelector(".meta").setAttribute("data-edited", t.edited);
+  }
+  function removed(id) {
+    var li = byId[id];
+    if (!li) return;
+    li.classList.remove("is-edited");
+    li.classList.add("is-removed");
+    li.querySelector(".body").textContent = t.removed;
+  }
+  function bodyOf(m) { return m.key === "file" ? t.fileNote : m.body; }
 
   function onMessage(m) {
     if (!m.id || seen[m.id]) return;
@@ -613,7 +641,7 @@
         return;
       }
       seen[m.id] = true;
-      var li = bubble("youth", m.body, m.ts);
+      var li = byId[m.id] = bubble("youth", m.body, m.ts);
       meta(li, m.ts);
       insert(li);
       markRead();
@@ -621,7 +649,9 @@
       seen[m.id] = true;
       if (m.from === "counsellor") {
         setTyping(false);
-        insert(bubble("counsellor", m.body, m.ts));
+        var c = byId[m.id] = bubble("counsellor", bodyOf(m), m.ts);
+        if (m.edited) edited(c);
+        insert(c);
         lastCounsellor = m.id;
         sendRead();
       } else {
@@ -649,6 +679,8 @@
     var ev;
     try { ev = JSON.parse(data); } catch (e) { return; }
     if (ev.type === "message") onMessage(ev);
+    else if (ev.type === "edit") edit(ev);
+    else if (ev.type === "removed") removed(ev.id);
     else if (ev.type === "typing") setTyping(ev.typing && status === "active");
     else if (ev.type === "read") {
       readTs = Math.max(readTs, ev.ts || tsById[ev.id] || 0);
@@ -885,9 +917,21 @@
     loadInfo(false).then(renderIntro, function (e) { showError(e.message); });
   }
 
-  // Leaves for a neutral site and leaves no entry to go back to. Inside an iframe on a
-  // municipal site, the embedding script takes the whole tab away (see docs/youth-page.md).
+  // Leaves for a neutral site and leaves no entry to go back to, nor a token to reopen the
+  // chat with from the history: the conversation ends (a beacon outlives the page; it
+  // cannot send headers, so the token goes in its body). Inside an iframe on a municipal
+  // site, the embedding script takes the whole tab away (see docs/youth-page.md).
   function quickExit() {
+    if (leaving) return;
+    leaving = true;
+    if (session && !session.ended) {
+      try {
+        navigator.sendBeacon(API + "/conversations/" + encodeURIComponent(session.conversation) + "/end",
+          JSON.stringify({ token: session.token }));
+      } catch (e) { /* the idle timeout ends it */ }
+    }
+    session = null;
+    try { sessionStorage.clear(); } catch (e) { /* nothing stored */ }
     stopStream();
     document.title = "";
     document.body.textContent = "";
@@ -909,6 +953,10 @@
   function init() {
     translateStatic();
     $("quick-exit").addEventListener("click", quickExit);
+    // embed.js asks for it when the visitor leaves from the municipal page (Escape twice).
+    window.addEventListener("message", function (e) {
+      if (embedded && e.source === parent && e.data === "ungechat:quick-exit") quickExit();
+    });
     document.addEventListener("keydown", function (e) {
       if (e.key !== "Escape") return;
       if (Date.now() - lastEscape < 1500) quickExit();

@@ -2,8 +2,9 @@
  * opens the youth page in an iframe. It sets no cookies and sends nothing until the
  * button is pressed; the chat itself runs on the chat's own origin, in the iframe.
  *   <script src="https://CHAT/embed.js" data-kommune="SLUG" data-kanal="hjemmeside" async></script>
- * The quick exit inside the chat takes the whole tab to a neutral site, replacing the
- * host page's history entry (see docs/youth-page.md). */
+ * The quick exit (in the chat, or Escape twice on this page) ends the conversation and
+ * takes the whole tab to a neutral site, replacing the host page's history entry (see
+ * docs/youth-page.md). */
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -15,7 +16,7 @@
   var en = lang === "en";
   var NEUTRAL = "https://www.dr.dk/";
   var BRAND = "#2f5d50";
-  var panel = null, frame = null, lastEscape = 0;
+  var panel = null, frame = null, lastEscape = 0, leaving = false, left = false;
 
   var button = document.createElement("button");
   button.type = "button";
@@ -78,21 +79,37 @@
     else button.focus();
   }
 
-  function quickExit() {
-    if (panel) panel.remove();
+  // Left from this page (Escape twice), the chat is asked to end the conversation and
+  // forget its token first; it answers at once, and the tab goes anyway if it can't.
+  function quickExit(fromChat) {
+    if (leaving) return;
+    leaving = true;
     button.remove();
     document.title = "";
+    if (panel && !fromChat) {
+      panel.style.display = "none";
+      frame.contentWindow.postMessage("ungechat:quick-exit", origin);
+      setTimeout(leave, 400);
+    } else {
+      leave();
+    }
+  }
+  function leave() {
+    if (left) return;
+    left = true;
+    if (panel) panel.remove();
     location.replace(NEUTRAL); // replaces this page's entry: "back" does not return here
   }
 
   window.addEventListener("message", function (e) {
     if (frame && e.origin === origin && e.source === frame.contentWindow && e.data === "ungechat:quick-exit") {
-      quickExit();
+      if (leaving) leave();
+      else quickExit(true);
     }
   });
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Escape" || !panel || panel.style.display === "none") return;
-    if (Date.now() - lastEscape < 1500) quickExit();
+    if (Date.now() - lastEscape < 1500) quickExit(false);
     lastEscape = Date.now();
   });
 })();
