@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -49,6 +50,15 @@ def _until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("synapse") is None:
+        # The homeserver is an extra: say how to get it rather than fail on an import.
+        print(
+            "Synapse (hjemmeserveren) er ikke installeret / is not installed. Installer den:\n"
+            f"  {sys.executable} -m pip install 'matrix-synapse>=1.120'\n"
+            "eller / or, in the project: pip install -e '.[synapse]'",
+            file=sys.stderr,
+        )
+        return 1
     from deploy.local.up import up
 
     return _until_signal(lambda stop: up(Path(args.state_dir), stop))

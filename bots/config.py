@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import yaml
 from bots.config_checks import rule_problems, schema_problems
 from bots.hours import WEEKDAYS, Interval, OpeningHours
 from provisioning.registration import Registration
+
+IPNetwork = IPv4Network | IPv6Network
 
 
 class ConfigError(ValueError):
@@ -100,6 +103,7 @@ class Timeouts:
     remind_after: dt.timedelta = dt.timedelta(minutes=5)
     hours_grace: dt.timedelta = dt.timedelta(minutes=15)
     max_hold: dt.timedelta = dt.timedelta(days=14)
+    max_duty: dt.timedelta = dt.timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,8 @@ class Config:
     homeservers: Mapping[str, Homeserver]
     municipalities: tuple[Municipality, ...]
     starts_per_address_per_hour: int = 20
+    # The intake's own reverse proxies (see bots/intake/ratelimit.py).
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     sparring_rooms: tuple[SparringRoom, ...] = ()
     # Server names of the network's other homeservers (see `network_server_names`).
     network: tuple[str, ...] = ()
@@ -278,6 +284,10 @@ def _build(data: dict[str, Any], base_dir: Path) -> Config:
         municipalities=tuple(_municipality(m) for m in data["municipalities"]),
         starts_per_address_per_hour=(data.get("intake") or {}).get(
             "starts_per_address_per_hour", 20
+        ),
+        trusted_proxies=tuple(
+            ip_network(p, strict=False)
+            for p in (data.get("intake") or {}).get("trusted_proxies", [])
         ),
         sparring_rooms=tuple(_sparring_room(r, data) for r in data.get("sparring_rooms", [])),
         network=tuple(data.get("network", [])),
@@ -392,4 +402,5 @@ def _timeouts(t: dict[str, Any]) -> Timeouts:
         remind_after=dt.timedelta(minutes=t.get("remind_after_minutes", 5)),
         hours_grace=dt.timedelta(minutes=t.get("hours_grace_minutes", 15)),
         max_hold=dt.timedelta(days=t.get("max_hold_days", 14)),
+        max_duty=dt.timedelta(hours=t.get("max_duty_hours", 12)),
     )

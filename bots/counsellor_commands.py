@@ -9,18 +9,19 @@ never shows it (so `!intern` notes need no handler).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import secrets
 from dataclasses import dataclass
 
 import structlog
 
-from bots.case_notes import identifying
+from bots.case_notes import identifying, post_case_note
 from bots.commands import CommandRegistry, Where, command, parse
 from bots.config import Municipality
 from bots.db.models import Conversation, EndedBy, State
 from bots.db.repo import utcnow
-from bots.hours import COPENHAGEN
+from bots.hours import COPENHAGEN, describe_next_opening
 from bots.lifecycle import OPEN_STATES, Conversations
 from bots.lobby import matrix_to, mention_pills
 from bots.matrix.links import HomeserverLink
@@ -28,6 +29,10 @@ from bots.texts import counsellor_text
 from bots.transfer import TRANSFERABLE, start_transfer
 
 log = structlog.get_logger(__name__)
+
+
+def danish_day(moment: dt.datetime) -> str:
+    return moment.astimezone(COPENHAGEN).strftime("%d.%m.%Y")
 
 
 @dataclass
@@ -78,12 +83,16 @@ class CounsellorCommands:
         return True
 
     async def reply(self, inv: Invocation, text: str) -> None:
+        """Answer the command. A command may answer more than once (say, "transferring"
+        and then "something went wrong"); each answer has its own transaction id, the
+        same on a retry of the same answer."""
         content = {
             "msgtype": "m.notice",
             "body": text,
             "m.relates_to": {"m.in_reply_to": {"event_id": inv.event_id}},
         }
-        await inv.link.bot.send(inv.room_id, "m.room.message", content, f"re-{inv.event_id}")
+        txn = f"re-{inv.event_id}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+        await inv.link.bot.send(inv.room_id, "m.room.message", content, txn)
 
     # -- in a conversation -------------------------------------------------------------
 
@@ -117,9 +126,8 @@ class CounsellorCommands:
         if unknown:
             await self._refuse_topics(inv, unknown)
             return
-        hold_until = inv.conv.hold_until
-        if hold_until is not None:
-            until = hold_until.astimezone(COPENHAGEN).strftime("%d.%m.%Y")
+        if inv.conv.hold_days:
+            until = danish_day(utcnow() + dt.timedelta(days=inv.conv.hold_days))
             await self.reply(
                 inv,
                 counsellor_text("closing_held", inv.lang, until=until, short=inv.conv.id[:6]),
@@ -184,6 +192,21 @@ class CounsellorCommands:
                 inv, counsellor_text("transfer_unreachable", inv.lang, target=target.name)
             )
             return
+        # Handing a youth to a chat that is closed, or has nobody to answer, would only
+        # end in "we did not manage to answer you": it stays here instead.
+        now = utcnow()
+        if not target.opening_hours.is_open(now):
+            opens = target.opening_hours.next_opening(now)
+            when = describe_next_opening(now, opens, inv.lang) if opens else "–"
+            await self.reply(
+                inv, counsellor_text("transfer_closed", inv.lang, target=target.name, when=when)
+            )
+            return
+        if await self.convs.duty.count(target.slug) == 0:
+            await self.reply(
+                inv, counsellor_text("transfer_nobody_on_duty", inv.lang, target=target.name)
+            )
+            return
         await self.reply(inv, counsellor_text("transfer_started", inv.lang, target=target.name))
         await start_transfer(self.convs, inv.conv, target)
 
@@ -232,15 +255,19 @@ class CounsellorCommands:
             await self.reply(inv, counsellor_text("hold_usage", inv.lang, max=most))
             return
         days = int(inv.args[0]) if inv.args else most
+        if days == 0:  # `!bevar 0`: changed one's mind; deletion at the end again
+            await self.convs.repo.set(inv.conv.id, hold_days=None)
+            await self.reply(inv, counsellor_text("hold_cancelled", inv.lang))
+            return
         lines = []
-        if days > most or days < 1:
+        if days > most:
             lines.append(counsellor_text("hold_capped", inv.lang, max=most))
             days = most
-        until = utcnow() + dt.timedelta(days=days)
-        await self.convs.repo.set(inv.conv.id, hold_until=until)
-        local = until.astimezone(COPENHAGEN).strftime("%d.%m.%Y")
+        await self.convs.repo.set(inv.conv.id, hold_days=days)
+        # Counted from the end, which has not come yet: "if it ended now".
+        until = danish_day(utcnow() + dt.timedelta(days=days))
         lines.append(
-            counsellor_text("hold_set", inv.lang, days=days, until=local, short=inv.conv.id[:6])
+            counsellor_text("hold_set", inv.lang, days=days, until=until, short=inv.conv.id[:6])
         )
         await self.reply(inv, "\n".join(lines))
 
@@ -313,10 +340,8 @@ class CounsellorCommands:
             topics=topics_text,
             text=text,
         )
-        host = self.convs.links[room.homeserver]
-        room_id = await self.convs.directory.sparring_room(host, host, room.id)
         content = {"msgtype": "m.text", "body": body}
-        await host.bot.send(room_id, "m.room.message", content, f"del-{inv.event_id}")
+        await post_case_note(self.convs, room, inv.sender, content, f"del-{inv.event_id}")
         await self.reply(inv, counsellor_text("case_note_shared", inv.lang, room=room.name))
 
     @command(

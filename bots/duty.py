@@ -40,6 +40,22 @@ class DutyRoster:
             )
         return rows_changed(result) > 0
 
+    async def end_shift(self, kommune: str, user_id: str, since: dt.datetime) -> bool:
+        """Take a counsellor off the duty that began at `since` (not a newer one); False
+        if they already went off it."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                delete(Duty).where(
+                    Duty.kommune == kommune, Duty.user_id == user_id, Duty.since == since
+                )
+            )
+        return rows_changed(result) > 0
+
+    async def shifts(self) -> list[Duty]:
+        """Everyone on duty, in every municipality."""
+        async with self.sessions() as session:
+            return list((await session.scalars(select(Duty))).all())
+
     async def on_duty(self, kommune: str) -> list[str]:
         async with self.sessions() as session:
             rows = await session.execute(

@@ -25,38 +25,39 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots import conversation_room as shape
+from bots.anonymous_record import FORGOTTEN_AT_PURGE, outcome_of, stats_row
 from bots.config import Config, Municipality
-from bots.db.models import Conversation, ConversationStats, EndedBy, Outcome, State
-from bots.db.repo import ConversationRepo, transition_in, utcnow
+from bots.db.models import (
+    OPEN_STATES,
+    Conversation,
+    EndedBy,
+    Outcome,
+    State,
+)
+from bots.db.repo import ConversationRepo, aware, transition_in, utcnow
 from bots.deletion import delete_everywhere, hold, taking_part
 from bots.duty import DutyRoster
-from bots.feedback import FEEDBACK_WINDOW, feedback_key, hash_token
+from bots.feedback import hash_token
 from bots.hours import COPENHAGEN
 from bots.lobby import Lobby
-from bots.matrix.errors import Forbidden, NotFound, RoomInUse, UserInUse
+from bots.matrix.errors import MatrixError, NotFound, RoomInUse, UserInUse
 from bots.matrix.links import Directory, HomeserverLink
 from bots.signals import Signals
+from bots.steps import StepKind, Steps, add_step
 from bots.tasks import BackgroundTasks
 from bots.texts import counsellor_text, youth_text
 
 log = structlog.get_logger(__name__)
-OPEN_STATES = (State.REQUESTED, State.WAITING, State.CLAIMING, State.ACTIVE, State.TRANSFERRING)
 # Matrix clients repeat typing notifications while typing; one lasts this long unless renewed.
 TYPING_SHOWN_FOR = dt.timedelta(seconds=30)
 
 
 class SetupFailed(RuntimeError):
     """The conversation could not be set up on the homeserver; it is being cleaned up."""
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; everything here is stored in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def short_hash(text: str) -> str:
@@ -81,6 +82,7 @@ class Conversations:
         self.duty = DutyRoster(sessions)
         self.signals = signals
         self.tasks = tasks
+        self.steps = Steps(self)
 
     def link_for(self, conv: Conversation) -> HomeserverLink:
         """The homeserver that hosts the room and the youth's account."""
@@ -130,6 +132,7 @@ class Conversations:
             state=State.REQUESTED,
             token_hash=hash_token(token),
             transferred_from=overflow_from,
+            overflow=overflow_from is not None,
             youth_user_id=link.registration.youth_user_id(conv_id),
             created_at=now,
             waiting_since=now,
@@ -186,15 +189,24 @@ class Conversations:
 
     # -- membership: claim, more counsellors, leaving -------------------------------------
 
-    async def on_member(self, room_id: str, user_id: str, membership: str, event_id: str) -> None:
-        if self.is_ours(user_id):
-            return
+    async def on_member(
+        self, room_id: str, user_id: str, membership: str, event_id: str, sender: str = ""
+    ) -> None:
         conv = await self.repo.by_room(room_id)
         if conv is None or conv.state not in OPEN_STATES:
             return
+        if user_id == conv.youth_user_id and membership in ("leave", "ban"):
+            if sender and not self.is_ours(sender):  # a counsellor put the youth out
+                await self.close(conv.id, EndedBy.COUNSELLOR)
+            return
+        if self.is_ours(user_id):
+            return
         if membership == "join":
             if not self.is_counsellor(user_id):
+                # Restricted join lets in any member of the space, and a counsellor may
+                # invite: someone not listed in the config must not read along unseen.
                 log.warning("unlisted_member_joined", conversation=conv.id)
+                await self.steps.record(conv.id, f"unlisted-{short_hash(event_id)}", user_id)
                 return
             await self._counsellor_joined(conv, user_id, event_id)
         elif membership in ("leave", "ban") and user_id in conv.counsellors:
@@ -215,54 +227,42 @@ class Conversations:
             log.info("conversation_claimed", conversation=conv.id, kommune=conv.kommune)
             self.tasks.spawn(self.finish_claim(conv.id), name=f"claim-{conv.id}")
             return
-        await self.repo.set(conv.id, counsellors=counsellors)
-        conv.counsellors = counsellors
-        self.tasks.spawn(self._second_counsellor(conv, user_id, event_id), name=f"second-{conv.id}")
-
-    async def _second_counsellor(self, conv: Conversation, user_id: str, event_id: str) -> None:
-        await self._raise_power(conv, user_id)
-        if conv.state in (State.ACTIVE, State.CLAIMING):
-            await self.tell_youth(conv, "another_counsellor_joined", f"more-{short_hash(event_id)}")
+        await self.steps.record(
+            conv.id, f"more-{short_hash(event_id)}", user_id, counsellors=counsellors
+        )
 
     async def _counsellor_left(self, conv: Conversation, user_id: str, event_id: str) -> None:
         remaining = [c for c in conv.counsellors if c != user_id]
-        if not remaining and await self.repo.transition(
-            conv.id,
-            [State.ACTIVE, State.CLAIMING],
-            State.WAITING,
-            counsellors=remaining,
-            claimed_by=None,
-            waiting_since=utcnow(),
-            reminded_at=None,
-        ):
-            conv = await self.repo.get(conv.id) or conv
-            self.tasks.spawn(self._back_in_queue(conv, event_id), name=f"requeue-{conv.id}")
-            return
-        await self.repo.set(conv.id, counsellors=remaining)
-        if remaining:
-            self.tasks.spawn(
-                self.tell_youth(conv, "one_counsellor_left", f"left-{short_hash(event_id)}"),
-                name=f"left-{conv.id}",
-            )
-
-    async def _back_in_queue(self, conv: Conversation, event_id: str) -> None:
-        m = self.municipality(conv.kommune)
-        link = self.links[m.homeserver]
-        await self.tell_youth(conv, "counsellor_left", f"left-{short_hash(event_id)}")
-        await self._set_metadata(conv, "waiting")
-        if conv.lobby_event_id:
-            txn = f"requeue-{conv.id}-{short_hash(event_id)}"
-            await self.lobby.edit(
-                conv, m, link, conv.lobby_event_id, "lobby_waiting_again", txn_id=txn
-            )
-            on_duty = await self.duty.on_duty(m.slug)
-            if on_duty:
-                await self.lobby.ping_in_thread(
-                    m, link, conv.lobby_event_id, on_duty, "ping_waiting", txn_id=f"p-{txn}"
+        key = f"left-{short_hash(event_id)}"
+        async with self.sessions.begin() as session:
+            if remaining:
+                await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conv.id)
+                    .values(counsellors=remaining)
                 )
-        self.signals.notify(conv.id)
+                await add_step(session, conv.id, key, StepKind.ONE_COUNSELLOR_LEFT)
+            elif await transition_in(
+                session,
+                conv.id,
+                [State.ACTIVE, State.CLAIMING],
+                State.WAITING,
+                counsellors=remaining,
+                claimed_by=None,
+                waiting_since=utcnow(),
+                reminded_at=None,
+            ):
+                await add_step(session, conv.id, key, StepKind.BACK_IN_QUEUE)
+            else:  # waiting or being transferred: nobody to tell
+                await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conv.id)
+                    .values(counsellors=remaining)
+                )
+                return
+        self.tasks.spawn(self.steps.run(conv.id, key), name=f"{key}-{conv.id}")
 
-    async def _raise_power(self, conv: Conversation, user_id: str) -> None:
+    async def raise_power(self, conv: Conversation, user_id: str) -> None:
         link = self.link_for(conv)
         assert conv.room_id is not None
         levels = await link.bot.get_state(conv.room_id, "m.room.power_levels")
@@ -271,7 +271,7 @@ class Conversations:
         levels.setdefault("users", {})[user_id] = shape.COUNSELLOR_POWER
         await link.bot.put_state(conv.room_id, "m.room.power_levels", levels)
 
-    async def _set_metadata(self, conv: Conversation, status: str) -> None:
+    async def set_metadata(self, conv: Conversation, status: str) -> None:
         assert conv.room_id is not None
         await self.link_for(conv).bot.put_state(
             conv.room_id,
@@ -288,8 +288,8 @@ class Conversations:
         queued = aware(conv.waiting_since) or aware(conv.created_at) or utcnow()
         # The youth hears first, so the announcement comes before the counsellor's hello.
         await self.tell_youth(conv, "counsellor_joined", f"claimed-{int(queued.timestamp())}")
-        await self._raise_power(conv, conv.claimed_by)
-        await self._set_metadata(conv, "active")
+        await self.raise_power(conv, conv.claimed_by)
+        await self.set_metadata(conv, "active")
         link = self.links[m.homeserver]
         if conv.lobby_event_id:
             await self.lobby.edit(
@@ -391,6 +391,7 @@ class Conversations:
                 return False
             outcome = outcome or outcome_of(conv, ended_by)
             all_topics = list(dict.fromkeys([*(conv.topics or []), *topics]))
+            hold_until = closed_at + dt.timedelta(days=conv.hold_days) if conv.hold_days else None
             moved = await transition_in(
                 session,
                 conv_id,
@@ -401,6 +402,7 @@ class Conversations:
                 ended_by=ended_by.value,
                 topics=all_topics,
                 counsellor_typing_until=None,
+                hold_until=hold_until,
             )
             if not moved:
                 return False
@@ -427,19 +429,14 @@ class Conversations:
             await delete_everywhere(conv, room_id, taking_part(conv, self.links))
         elif conv.youth_user_id:
             await self.link_for(conv).admin.erase_user(conv.youth_user_id)
+        # Only the id and state stay, for a stream still open to say it ended, until
+        # maintenance deletes the row: the stats row is the one record of it.
         await self.repo.transition(
             conv.id,
             [State.CLOSING],
             State.PURGED,
             purged_at=utcnow(),
-            room_id=None,
-            youth_user_id=None,
-            token_hash=None,
-            lobby_event_id=None,
-            claimed_by=None,
-            counsellors=[],
-            counsellor_read_event_id=None,
-            answers={},
+            **FORGOTTEN_AT_PURGE,
         )
         log.info("conversation_purged", conversation=conv.id)
         self.signals.notify(conv.id)
@@ -466,7 +463,9 @@ class Conversations:
 
     async def release_hold(self, conv_id: str) -> bool:
         """A hold that ran out, or `!slet`: delete the conversation now."""
-        if not await self.repo.transition(conv_id, [State.HELD], State.CLOSING, hold_until=None):
+        if not await self.repo.transition(
+            conv_id, [State.HELD], State.CLOSING, hold_until=None, hold_days=None
+        ):
             return False
         self.tasks.spawn(self.finish_close(conv_id), name=f"release-{conv_id}")
         return True
@@ -482,61 +481,15 @@ class Conversations:
             return None
 
     async def _unlist(self, conv: Conversation, room_id: str) -> None:
-        """Take the room out of the space and mark its lobby entry closed."""
+        """Take the room out of the space and its entry out of the lobby."""
         try:
             m = self.municipality(conv.kommune)
             link = self.links[m.homeserver]
             rooms = await self.directory.rooms(link, m.slug)
             await link.bot.put_state(rooms.space_id, "m.space.child", {}, room_id)
             if conv.lobby_event_id:
-                await self.lobby.edit(
-                    conv,
-                    m,
-                    link,
-                    conv.lobby_event_id,
-                    "lobby_closed",
-                    with_link=False,
-                    txn_id=f"closed-{conv.id}",
+                await self.lobby.remove(
+                    m, link, conv.lobby_event_id, "lobby_removed_closed", txn_id=f"closed-{conv.id}"
                 )
-        except (NotFound, Forbidden, LookupError) as exc:
+        except (MatrixError, LookupError) as exc:  # a homeserver down: the next pass
             log.warning("unlist_failed", conversation=conv.id, error=type(exc).__name__)
-
-
-def outcome_of(conv: Conversation, ended_by: EndedBy) -> Outcome:
-    if conv.transferred_from and conv.claimed_at:
-        return Outcome.TRANSFERRED
-    if conv.claimed_at:
-        return Outcome.ANSWERED
-    return Outcome.LEFT_WAITING if ended_by == EndedBy.YOUTH else Outcome.UNANSWERED
-
-
-def stats_row(
-    conv: Conversation,
-    closed_at: dt.datetime,
-    outcome: Outcome,
-    ended_by: EndedBy,
-    topics: Sequence[str],
-) -> ConversationStats:
-    """The anonymous record: local date and hour, channel, answers, topics, wait, duration."""
-    created = aware(conv.created_at) or closed_at
-    claimed = aware(conv.claimed_at)
-    local = created.astimezone(COPENHAGEN)
-    return ConversationStats(
-        # Counted for the municipality whose link brought the youth; who answered is
-        # `transferred_to` when another municipality's counsellors took it over.
-        kommune=conv.transferred_from or conv.kommune,
-        transferred_to=conv.kommune if conv.transferred_from else None,
-        date=local.date(),
-        hour=local.hour,
-        weekday=local.weekday(),
-        kanal=conv.kanal,
-        answers=dict(conv.answers or {}),
-        topics=list(topics),
-        wait_seconds=int((claimed - created).total_seconds()) if claimed else None,
-        duration_seconds=int((closed_at - (claimed or created)).total_seconds()),
-        outcome=outcome.value,
-        ended_by=ended_by.value,
-        held=conv.hold_until is not None,
-        feedback_token_hash=feedback_key(conv.token_hash) if conv.token_hash else None,
-        feedback_until=closed_at + FEEDBACK_WINDOW if conv.token_hash else None,
-    )

@@ -6,6 +6,11 @@ so a message meant to ping is `m.text` with intentional mentions (`m.mentions`).
 conversation's message mentions the counsellors on duty once; its edits mention nobody.
 A reminder for a youth left waiting with nobody on duty goes in the message's thread, so
 the lobby's main timeline stays a queue.
+
+The entry shows the channel and the youth's answers while the conversation is going on.
+When it ends (or moves to another municipality) the entry, its edits and its thread are
+redacted, so none of that outlives the conversation in the lobby's history; the
+homeserver prunes redacted content after its `redaction_retention_period`.
 """
 
 from __future__ import annotations
@@ -137,6 +142,24 @@ class Lobby:
             "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
         }
         await link.bot.send(rooms.lobby_id, "m.room.message", content, txn_id)
+
+    async def remove(
+        self,
+        m: Municipality,
+        link: HomeserverLink,
+        event_id: str,
+        reason_key: str,
+        *,
+        txn_id: str,
+        **extra: str,
+    ) -> None:
+        """Take a conversation's entry out of the queue: its thread and edits, then the
+        entry itself, are redacted. Repeatable: what is redacted relates to nothing."""
+        rooms = await self.directory.rooms(link, m.slug)
+        reason = counsellor_text(reason_key, m.counsellor_language, **extra)
+        for related in await link.bot.related(rooms.lobby_id, event_id):
+            await link.bot.redact(rooms.lobby_id, related, f"{txn_id}-{related[1:13]}", reason)
+        await link.bot.redact(rooms.lobby_id, event_id, txn_id, reason)
 
     async def ping_in_thread(
         self,

@@ -1,7 +1,9 @@
 """What the bot does on its own, on a clock: finishing steps a crash left under way,
 reminding counsellors of a youth waiting with nobody on duty, ending idle conversations,
 closing at the end of the opening hours (after a grace period and a kind word to the
-youth), and deleting held conversations whose hold has run out.
+youth), taking counsellors off duty when the chat has closed (or they have been on for
+too long, or are no longer counsellors), deleting held conversations whose hold has run
+out, and forgetting the rows of purged conversations.
 
 `run(now)` is one pass over the database. Every replica runs it; each action is a
 conditional update or an idempotent step, so two replicas never do a thing twice.
@@ -13,19 +15,25 @@ from __future__ import annotations
 import datetime as dt
 
 import structlog
+from sqlalchemy import delete, select
 
 from bots.config import Municipality
-from bots.db.models import Conversation, EndedBy, State
-from bots.db.repo import utcnow
+from bots.db.models import Conversation, Duty, EndedBy, PendingStep, State
+from bots.db.repo import aware, utcnow
+from bots.deletion import DeletionIncomplete
 from bots.digest import Digests
 from bots.feedback import forget_expired_feedback_keys
-from bots.lifecycle import Conversations, aware
+from bots.lifecycle import Conversations, short_hash
+from bots.texts import counsellor_text
 from bots.transfer import finish_transfer
 
 log = structlog.get_logger(__name__)
 # A step left unfinished this long is taken as abandoned by a crashed process.
 STALE_AFTER = dt.timedelta(seconds=60)
 LIVE_STATES = (State.WAITING, State.CLAIMING, State.ACTIVE)
+# A purged conversation's stripped row stays this long, so a youth's stream that is still
+# open can say the conversation ended; then it is deleted.
+PURGED_ROW_KEPT = dt.timedelta(minutes=10)
 
 
 class Maintenance:
@@ -51,7 +59,9 @@ class Maintenance:
             if (hold_until is None or hold_until <= now) and await self.convs.release_hold(conv.id):
                 log.info("hold_expired", conversation=conv.id)
                 acted += 1
+        acted += await self._end_shifts(now)
         await forget_expired_feedback_keys(self.convs.sessions)
+        await self._forget_purged(now)
         try:
             acted += await self.digests.post_due(now)
         except Exception:
@@ -84,18 +94,89 @@ class Maintenance:
                     await finish_transfer(self.convs, conv.id)
                 else:
                     await self.convs.finish_close(conv.id)
+            except DeletionIncomplete as exc:  # a homeserver is down: expected, retried
+                log.warning("deletion_waits", conversation=conv.id, parts=len(exc.pending))
+                continue
             except Exception:
                 log.exception("resume_failed", conversation=conv.id, state=conv.state)
                 continue
             touched += 1
+        touched += await self._resume_steps(now, stale_only=stale_only)
         if touched:
             log.info("conversations_resumed", count=touched)
         return touched
+
+    async def _resume_steps(self, now: dt.datetime, *, stale_only: bool) -> int:
+        """Recorded steps whose process died before doing them."""
+        query = select(PendingStep.conversation_id, PendingStep.key)
+        if stale_only:
+            query = query.where(PendingStep.created_at < now - STALE_AFTER)
+        async with self.convs.sessions() as session:
+            steps = (await session.execute(query)).all()
+        for conv_id, key in steps:
+            try:
+                await self.convs.steps.run(conv_id, key)
+            except Exception:
+                log.exception("step_failed", conversation=conv_id)
+        return len(steps)
+
+    async def _forget_purged(self, now: dt.datetime) -> None:
+        async with self.convs.sessions.begin() as session:
+            gone = select(Conversation.id).where(
+                Conversation.state == State.PURGED.value,
+                Conversation.purged_at < now - PURGED_ROW_KEPT,
+            )
+            await session.execute(delete(PendingStep).where(PendingStep.conversation_id.in_(gone)))
+            await session.execute(delete(Conversation).where(Conversation.id.in_(gone)))
+
+    async def _end_shifts(self, now: dt.datetime) -> int:
+        """Nobody stays on duty by forgetting `!vagt slut`: the youth page would count
+        them, the reminder for an unanswered youth would never go out, and no partner
+        would be offered."""
+        ended = 0
+        for shift in await self.convs.duty.shifts():
+            m = self.convs.config.municipality(shift.kommune)
+            since = aware(shift.since) or now
+            if m is None or shift.user_id not in m.counsellors:
+                reason = None  # no longer a counsellor there: nobody to tell
+            elif shift_is_over(m, since, now):
+                reason = "duty_ended_closed"
+            elif now - since >= m.timeouts.max_duty:
+                reason = "duty_ended_long"
+            else:
+                continue
+            if not await self.convs.duty.end_shift(shift.kommune, shift.user_id, shift.since):
+                continue
+            log.info("duty_ended_by_maintenance", kommune=shift.kommune, reason=reason)
+            ended += 1
+            if m is not None and reason is not None:
+                try:
+                    await self._tell_lobby(m, shift, reason)
+                except Exception:
+                    log.exception("duty_end_notice_failed", kommune=m.slug)
+        return ended
+
+    async def _tell_lobby(self, m: Municipality, shift: Duty, key: str) -> None:
+        link = self.convs.links[m.homeserver]
+        rooms = await self.convs.directory.rooms(link, m.slug)
+        text = counsellor_text(
+            key,
+            m.counsellor_language,
+            who=shift.user_id,
+            count=str(await self.convs.duty.count(m.slug)),
+            hours=str(int(m.timeouts.max_duty.total_seconds() // 3600)),
+        )
+        since = int((aware(shift.since) or utcnow()).timestamp())
+        content = {"msgtype": "m.notice", "body": text}
+        txn = f"offduty-{m.slug}-{short_hash(shift.user_id)}-{since}"
+        await link.bot.send(rooms.lobby_id, "m.room.message", content, txn)
 
     async def _live(self, conv: Conversation, m: Municipality, now: dt.datetime) -> int:
         if await self._end_of_hours(conv, m, now):
             return 1
         last = aware(conv.last_activity_at) or aware(conv.created_at) or now
+        if conv.state == State.WAITING:  # waiting with the page open is not idle
+            last = max(last, aware(conv.youth_seen_at) or last)
         if now - last >= m.timeouts.idle:
             key = "closed_idle" if conv.claimed_at else "closed_unanswered"
             await self.convs.tell_youth(conv, key, "idle")
@@ -148,3 +229,16 @@ class Maintenance:
             await self.convs.tell_youth(conv, "closed_hours", "hours-closed")
             return await self.convs.close(conv.id, EndedBy.HOURS)
         return False
+
+
+def shift_is_over(m: Municipality, since: dt.datetime, now: dt.datetime) -> bool:
+    """The chat has closed (and its grace period passed) since the counsellor went on
+    duty. Going on duty early, before the chat opens, is fine."""
+    hours = m.opening_hours
+    if hours.always_open or hours.is_open(now):
+        return False
+    start = since if hours.is_open(since) else hours.next_opening(since)
+    if start is None or start > now:
+        return False
+    closes = hours.closes_at(start)
+    return closes is not None and closes + m.timeouts.hours_grace <= now

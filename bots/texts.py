@@ -94,9 +94,10 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "da": "🟢 Samtale i gang (taget kl. {claimed}) · kanal: {kanal}{answers}",
         "en": "🟢 Conversation in progress (taken at {claimed}) · channel: {kanal}{answers}",
     },
-    "lobby_transferred_out": {
-        "da": "↪️ Samtale overført til {target} · kanal: {kanal}{answers}",
-        "en": "↪️ Conversation transferred to {target} · channel: {kanal}{answers}",
+    # Reasons given when a queue entry is redacted (Element shows them in its place).
+    "lobby_removed_transferred": {
+        "da": "↪️ Samtalen er overført til {target}",
+        "en": "↪️ The conversation was transferred to {target}",
     },
     "lobby_held": {
         "da": "🔒 Samtale {short} afsluttet og bevaret skrivebeskyttet til {until} "
@@ -104,11 +105,23 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "en": "🔒 Conversation {short} ended and kept read-only until {until} (duty to "
         "notify) · channel: {kanal} · type !delete {short} here to delete it sooner",
     },
-    "lobby_closed": {
-        "da": "⚪ Samtale afsluttet og slettet · kanal: {kanal}{answers}",
-        "en": "⚪ Conversation ended and deleted · channel: {kanal}{answers}",
+    "lobby_removed_closed": {
+        "da": "⚪ Samtalen er afsluttet og slettet",
+        "en": "⚪ The conversation has ended and been deleted",
     },
     "open_link": {"da": "Åbn samtalen", "en": "Open the conversation"},
+    "unlisted_kick_reason": {
+        "da": "Kun rådgivere i ungechat kan være med i samtaler med unge.",
+        "en": "Only ungechat counsellors can take part in conversations with young people.",
+    },
+    "unlisted_removed": {
+        "da": "{who} er ikke rådgiver i ungechat og er taget ud af samtalen. Den unge har "
+        "ikke set noget til det. Skal personen være med, skal kommunens IT tilføje dem i "
+        "opsætningen.",
+        "en": "{who} is not an ungechat counsellor and has been removed from the "
+        "conversation. The young person saw nothing of it. If they should take part, the "
+        "municipality's IT must add them to the config.",
+    },
     "ping_waiting": {
         "da": "{mentions} – en ung venter på en rådgiver.",
         "en": "{mentions} – a young person is waiting for a counsellor.",
@@ -136,6 +149,20 @@ COUNSELLOR: dict[str, dict[str, str]] = {
     "duty_ended": {
         "da": "👋 {who} er gået af vagt. På vagt nu: {count}.",
         "en": "👋 {who} is off duty. On duty now: {count}.",
+    },
+    "duty_ended_closed": {
+        "da": "👋 Chatten er lukket, så {who} er taget af vagt. Tak for i dag! "
+        "På vagt nu: {count}.",
+        "en": "👋 The chat has closed, so {who} is off duty. Thank you for today! "
+        "On duty now: {count}.",
+    },
+    "duty_ended_long": {
+        "da": "👋 {who} har været på vagt i {hours} timer og er taget af vagt, så de unge "
+        "ikke venter på en, der er gået hjem. Er du her stadig, så skriv !vagt start. "
+        "På vagt nu: {count}.",
+        "en": "👋 {who} has been on duty for {hours} hours and is now off duty, so young "
+        "people don't wait for someone who has gone home. Still here? Type !duty start. "
+        "On duty now: {count}.",
     },
     "duty_not_on": {
         "da": "Du var ikke på vagt. På vagt nu: {count}.",
@@ -168,20 +195,24 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "read-only until {until}. Type !delete {short} in Kø to delete it sooner.",
     },
     "hold_set": {
-        "da": "🔒 Samtalen bevares i {days} dage efter, den slutter (til {until}), så I kan "
-        "underrette. Den unge ser intet om det. Skriv !slet {short} i Kø for at slette "
-        "den før.",
-        "en": "🔒 The conversation will be kept {days} days after it ends (until {until}) so "
-        "you can notify. The young person sees nothing of this. Type !delete {short} in Kø "
-        "to delete it sooner.",
+        "da": "🔒 Samtalen bevares i {days} dage efter, den slutter (slutter den i dag, til "
+        "{until}), så I kan underrette. Den unge ser intet om det. Skriv !bevar 0 for at "
+        "fortryde, eller !slet {short} i Kø for at slette den før, når den er slut.",
+        "en": "🔒 The conversation will be kept {days} days after it ends (if it ends today, "
+        "until {until}) so you can notify. The young person sees nothing of this. Type "
+        "!keep 0 to undo, or !delete {short} in Kø to delete it sooner once it has ended.",
+    },
+    "hold_cancelled": {
+        "da": "Samtalen bevares ikke alligevel: den slettes, når den slutter.",
+        "en": "The conversation will not be kept after all: it is deleted when it ends.",
     },
     "hold_capped": {
         "da": "Højst {max} dage er tilladt her; bevarer i {max} dage.",
         "en": "At most {max} days are allowed here; keeping for {max} days.",
     },
     "hold_usage": {
-        "da": "Skriv !bevar [dage], fx !bevar 7 (højst {max}).",
-        "en": "Type !keep [days], e.g. !keep 7 (at most {max}).",
+        "da": "Skriv !bevar [dage], fx !bevar 7 (højst {max}), eller !bevar 0 for at fortryde.",
+        "en": "Type !keep [days], e.g. !keep 7 (at most {max}), or !keep 0 to undo.",
     },
     "delete_usage": {
         "da": "Skriv !slet og samtalens korte id (fx !slet a1b2c3) for at slette en bevaret "
@@ -208,6 +239,17 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "jer; prøv igen om lidt.",
         "en": "{target} cannot be reached right now (their server does not answer). The "
         "conversation stays with you; try again shortly.",
+    },
+    "transfer_closed": {
+        "da": "{target}s chat er lukket lige nu (den åbner {when}). Samtalen bliver hos jer.",
+        "en": "{target}'s chat is closed right now (it opens {when}). The conversation stays "
+        "with you.",
+    },
+    "transfer_nobody_on_duty": {
+        "da": "Ingen i {target} er på vagt lige nu, så ingen ville tage samtalen. Den bliver "
+        "hos jer; prøv igen, når en af dem har skrevet !vagt start.",
+        "en": "Nobody in {target} is on duty right now, so nobody would take the "
+        "conversation. It stays with you; try again once one of them has typed !duty start.",
     },
     "transfer_started": {
         "da": "↪️ Samtalen overføres til {target}. Deres rådgivere får den i deres kø; du "

@@ -42,6 +42,7 @@ async def start_transfer(convs: Conversations, conv: Conversation, target: Munic
         kommune=target.slug,
         previous_kommune=conv.kommune,
         transferred_from=conv.transferred_from or conv.kommune,
+        overflow=False,  # handed on by a counsellor: a transfer now, whatever it was
         homeservers=extra,
     )
     if moved:
@@ -133,7 +134,8 @@ async def finish_transfer(convs: Conversations, conv_id: str) -> None:
 async def _leave_previous(
     convs: Conversations, conv: Conversation, previous: Municipality, target: Municipality
 ) -> None:
-    """Out of the previous municipality's space; its queue entry says where it went."""
+    """Out of the previous municipality's space and queue (the entry's redaction reason
+    says where it went)."""
     link = convs.links[previous.homeserver]
     rooms = await convs.directory.rooms(link, previous.slug)
     assert conv.room_id is not None
@@ -141,13 +143,11 @@ async def _leave_previous(
         await link.bot.put_state(rooms.space_id, "m.space.child", {}, conv.room_id)
         await convs.link_for(conv).bot.put_state(conv.room_id, "m.space.parent", {}, rooms.space_id)
         if conv.lobby_event_id:
-            await convs.lobby.edit(
-                conv,
+            await convs.lobby.remove(
                 previous,
                 link,
                 conv.lobby_event_id,
-                "lobby_transferred_out",
-                with_link=False,
+                "lobby_removed_transferred",
                 txn_id=f"out-{conv.id}-{target.slug}",
                 target=target.name,
             )

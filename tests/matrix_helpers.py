@@ -15,6 +15,7 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     JoinError,
+    RedactionEvent,
     RoomLeaveResponse,
     RoomMessageNotice,
     RoomMessageText,
@@ -34,6 +35,7 @@ class Counsellor:
         self._synced = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.events: list[tuple[str, Any]] = []  # (room_id, nio event)
+        self.redactions: list[tuple[str, dict[str, Any]]] = []  # (room_id, raw event)
 
     @classmethod
     async def login(cls, homeserver: str, user_id: str, password: str) -> Counsellor:
@@ -51,8 +53,12 @@ class Counsellor:
         def on_event(room: Any, event: Any) -> None:
             self.events.append((room.room_id, event))
 
+        def on_redaction(room: Any, event: Any) -> None:
+            self.redactions.append((room.room_id, event.source))
+
         self.client.add_response_callback(on_sync, SyncResponse)
         self.client.add_event_callback(on_event, (RoomMessageText, RoomMessageNotice))
+        self.client.add_event_callback(on_redaction, RedactionEvent)
         self._task = asyncio.create_task(self.client.sync_forever(timeout=1000, full_state=True))
         return self
 
@@ -108,11 +114,23 @@ class Counsellor:
         """The raw message events seen in a room, in order."""
         return [e.source for r, e in self.events if r == room_id]
 
+    def redacted(self, room_id: str) -> dict[str, str]:
+        """Ids of the events redacted in a room, with the reason given."""
+        out = {}
+        for r, event in self.redactions:
+            target = event.get("redacts") or event.get("content", {}).get("redacts")
+            if r == room_id and target:
+                out[target] = event.get("content", {}).get("reason", "")
+        return out
+
     def queue(self, room_id: str) -> dict[str, dict[str, Any]]:
         """A lobby as Element shows it: each message (not thread replies or replies to
-        commands) with its latest edit applied, by original event id."""
+        commands, not redacted ones) with its latest edit applied, by original event id."""
         current: dict[str, dict[str, Any]] = {}
+        gone = self.redacted(room_id)
         for event in self.sources(room_id):
+            if event["event_id"] in gone:
+                continue
             content = event.get("content", {})
             relation = content.get("m.relates_to") or {}
             if relation.get("rel_type") == "m.replace":

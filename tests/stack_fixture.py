@@ -18,7 +18,8 @@ import pytest
 
 from bots.config import Config, parse_config
 from bots.events import EventRouter
-from bots.keys import CONVERSATIONS, ROUTER, TASKS
+from bots.intake.ratelimit import RateLimiter
+from bots.keys import CONVERSATIONS, RATE_LIMITER, ROUTER, TASKS
 from bots.lifecycle import Conversations
 from bots.maintenance import Maintenance
 from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
@@ -43,6 +44,7 @@ class Stack:
     router: EventRouter
     tasks: BackgroundTasks
     synapse: Any
+    limiter: RateLimiter
 
     async def admin(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         headers = {"Authorization": f"Bearer {self.admin_token}"}
@@ -139,6 +141,7 @@ async def stack(synapse: Any, tmp_path_factory: pytest.TempPathFactory) -> Async
             router=app[ROUTER],
             tasks=app[TASKS],
             synapse=synapse,
+            limiter=app[RATE_LIMITER],
         )
     for c in counsellors:
         await c.stop()

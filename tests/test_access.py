@@ -37,8 +37,11 @@ async def test_a_token_opens_its_own_conversation_only(stack: Stack, http: aioht
 
 async def test_youth_account_can_only_send_messages(stack: Stack, http: aiohttp.ClientSession):
     youth = await Youth(stack.intake, http).start("testby")
+    other = await Youth(stack.intake, http).start("testby")
     conv = await stack.conversations.repo.get(youth.conversation)
+    other_conv = await stack.conversations.repo.get(other.conversation)
     assert conv is not None and conv.room_id and conv.youth_user_id
+    assert other_conv is not None and other_conv.room_id
     room, me = conv.room_id, conv.youth_user_id
     # The most the intake could ever do as the youth: masquerade through the appservice.
     link = stack.conversations.links["local"]
@@ -71,6 +74,7 @@ async def test_youth_account_can_only_send_messages(stack: Stack, http: aiohttp.
             as_youth.send(room, "m.room.encrypted", {"algorithm": "x"}, "t3", as_user=me),
             as_youth.join(stack.rooms["testby"].lobby_id, as_user=me),
             as_youth.join(stack.rooms["testby"].space_id, as_user=me),
+            as_youth.join(other_conv.room_id, as_user=me),  # another youth's conversation
         ]
         for attempt in forbidden:
             with pytest.raises(Forbidden):
@@ -91,7 +95,7 @@ async def test_youth_account_can_only_send_messages(stack: Stack, http: aiohttp.
     assert (await link.bot.get_state(room, "m.room.guest_access"))["guest_access"] == "forbidden"
     meta = await link.bot.get_state(room, "dk.ungechat.conversation")
     assert meta == {"kommune": "testby", "kanal": "plakat", "status": "waiting"}
-    assert await youth.end() == 200
+    assert await youth.end() == 200 and await other.end() == 200
 
 
 async def test_an_account_outside_the_counsellor_space_cannot_join(

@@ -3,7 +3,6 @@ conversation from its database after a restart."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import secrets
 
@@ -117,4 +116,3 @@ async def test_restart_cleans_up_a_setup_that_was_cut_off(stack: Stack):
     assert (await fresh.repo.get(conv_id)).state == State.PURGED
     status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")
     assert status == 404
-    await asyncio.sleep(0)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bots.db.models import Conversation, ConversationStats, State
-from bots.db.repo import utcnow
+from bots.db.repo import aware, utcnow
 from tests.matrix_helpers import Counsellor, Youth
 from tests.stack_fixture import Stack
 
@@ -54,18 +54,40 @@ async def stats_row(stack: Stack, **where: Any) -> ConversationStats:
     return matching[0]
 
 
+def entry_id(c: Counsellor, lobby: str, room_id: str) -> str | None:
+    """The lobby message that first linked to the conversation's room."""
+    for event in c.sources(lobby):
+        content = event["content"]
+        if "m.relates_to" not in content and room_id in content.get("formatted_body", ""):
+            return event["event_id"]
+    return None
+
+
 def entry(c: Counsellor, lobby: str, room_id: str) -> Callable[[], str | None]:
-    """The lobby's current entry for a conversation: the message that first linked to
-    the room, with its latest edit applied (a closed entry no longer links to it)."""
+    """The lobby's current entry for a conversation, with its latest edit applied (None
+    once it is gone from the queue)."""
 
     def find() -> str | None:
-        for event in c.sources(lobby):
-            content = event["content"]
-            if "m.relates_to" not in content and room_id in content.get("formatted_body", ""):
-                return c.queue(lobby)[event["event_id"]]["body"]
-        return None
+        event_id = entry_id(c, lobby, room_id)
+        shown = c.queue(lobby).get(event_id or "")
+        return shown["body"] if shown else None
 
     return find
+
+
+async def entry_removed(c: Counsellor, lobby: str, room_id: str) -> str:
+    """Wait until the conversation's entry is redacted, with its edits and thread (the
+    channel and the answers must not outlive the conversation); returns the reason."""
+    event_id = entry_id(c, lobby, room_id)
+    assert event_id is not None
+    await c.sync_until(lambda: event_id in c.redacted(lobby))
+    related = [
+        e["event_id"]
+        for e in c.sources(lobby)
+        if (e["content"].get("m.relates_to") or {}).get("event_id") == event_id
+    ]
+    await c.sync_until(lambda: set(related) <= set(c.redacted(lobby)))
+    return c.redacted(lobby)[event_id]
 
 
 async def entry_becomes(c: Counsellor, lobby: str, room_id: str, start: str) -> str:
@@ -114,12 +136,14 @@ async def test_duty_and_the_lobby_as_the_queue(stack: Stack, http: aiohttp.Clien
     assert (entry(c0, lobby, rooms[2])() or "").startswith("🟡")  # still in the queue
 
     await command(c0, rooms[0], "!luk familie")
-    closed = await entry_becomes(c0, lobby, rooms[0], "⚪")
-    assert "slettet" in closed and rooms[0] not in closed  # no link to a deleted room
+    # Out of the queue; Element shows the reason where the entry was.
+    assert "afsluttet og slettet" in await entry_removed(c0, lobby, rooms[0])
+    assert entry(c0, lobby, rooms[1])() is not None  # the others are still there
     assert await youths[1].end() == 200
     assert await youths[2].end() == 200
-    await entry_becomes(c0, lobby, rooms[1], "⚪")
-    await entry_becomes(c0, lobby, rooms[2], "⚪")
+    await entry_removed(c0, lobby, rooms[1])
+    await entry_removed(c0, lobby, rooms[2])
+    assert not [room for room in rooms if entry(c0, lobby, room)()]
     # Every edit left the queue without a single new ping.
     edits = [e["content"] for e in c0.sources(lobby) if "m.new_content" in e["content"]]
     assert edits and all(e["m.mentions"] == {} for e in edits)
@@ -218,18 +242,26 @@ async def test_idle_conversations_end(stack: Stack, http: aiohttp.ClientSession)
     c0 = stack.counsellors[0]
     answered = await started(stack, http, "testby", kanal="facebook")
     unanswered = await started(stack, http, "testby", kanal="kort")
+    patient = await started(stack, http, "testby", kanal="hjemmeside")
     await c0.join(await room_of(stack, answered))
     await wait_for_state(stack, answered.conversation, State.ACTIVE)
     later = utcnow() + dt.timedelta(minutes=31)
+    # The patient youth's page is still open a minute before: waiting is not being idle.
+    await stack.conversations.repo.mark_youth_seen(
+        patient.conversation, later - dt.timedelta(minutes=1)
+    )
     assert await stack.maintenance.run(later) >= 2
     for youth in (answered, unanswered):
         await youth.wait_for(lambda e: e == {"type": "status", "status": "closed"})
         await wait_for_state(stack, youth.conversation, State.PURGED)
     assert any(e.get("key") == "closed_idle" for e in answered.received)
     assert any(e.get("key") == "closed_unanswered" for e in unanswered.received)
-    for youth, outcome in ((answered, "answered"), (unanswered, "unanswered")):
-        conv = await stack.conversations.repo.get(youth.conversation)
-        assert conv.ended_by == "idle" and conv.outcome == outcome
+    for kanal, outcome in (("facebook", "answered"), ("kort", "unanswered")):
+        row = await stats_row(stack, kommune="testby", kanal=kanal, ended_by="idle")
+        assert row.outcome == outcome
+    assert (await stack.conversations.repo.get(patient.conversation)).state == State.WAITING
+    assert await patient.end() == 200
+    for youth in (answered, unanswered, patient):
         await youth.stop_listening()
 
 
@@ -261,8 +293,9 @@ async def test_end_of_opening_hours_with_grace(stack: Stack, http: aiohttp.Clien
     assert (await convs.repo.get(talking_id)).state == State.ACTIVE
     await stack.maintenance.run(now + dt.timedelta(minutes=10, seconds=1))
     await talking.wait_for(lambda e: e == {"type": "status", "status": "closed"})
-    closed = await wait_for_state(stack, talking_id, State.PURGED)
-    assert closed.ended_by == "hours" and closed.outcome == "answered"
+    await wait_for_state(stack, talking_id, State.PURGED)
+    row = await stats_row(stack, kommune="lukketby", kanal="facebook", ended_by="hours")
+    assert row.outcome == "answered"
     for youth in (talking, waiting):
         await youth.stop_listening()
 
@@ -295,16 +328,24 @@ async def test_transfer_to_another_municipality(stack: Stack, http: aiohttp.Clie
     room_id = await room_of(stack, youth)
     await c0.join(room_id)
     await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    # Not to a chat that is closed, nor to one where nobody would take it.
+    closed = (await command(c0, room_id, "!overfør lukketby"))[0]
+    assert "Lukketby Kommunes chat er lukket lige nu (den åbner" in closed
+    nobody = (await command(c0, room_id, "!overfør nordby"))[0]
+    assert "Ingen i Nordby Kommune er på vagt" in nobody
+    assert (await stack.conversations.repo.get(youth.conversation)).state == State.ACTIVE
+    nordby_lobby = stack.rooms["nordby"].lobby_id
+    await command(c2, nordby_lobby, "!duty start")
     assert "Nordby Kommune" in (await command(c0, room_id, "!overfør nordby"))[0]
     moved = await youth.wait_for(lambda e: e.get("key") == "transferred")
     assert "Nordby" in moved["body"]
     await wait_for_state(stack, youth.conversation, State.WAITING)
-    # Now in nordby's space and queue, out of testby's; the testby entry says where.
+    # Now in nordby's space and queue, out of testby's; the testby entry's removal says where.
     assert room_id in await c2.space_children(stack.rooms["nordby"].space_id)
     assert room_id not in await c0.space_children(stack.rooms["testby"].space_id)
     incoming = await entry_becomes(c2, stack.rooms["nordby"].lobby_id, room_id, "🟡")
     assert "transferred from Testby Kommune" in incoming
-    assert "Nordby" in await entry_becomes(c0, stack.rooms["testby"].lobby_id, room_id, "↪️")
+    assert "Nordby" in await entry_removed(c0, stack.rooms["testby"].lobby_id, room_id)
 
     await c2.join(room_id)  # allowed through nordby's space
     await wait_for_state(stack, youth.conversation, State.ACTIVE)
@@ -313,6 +354,7 @@ async def test_transfer_to_another_municipality(stack: Stack, http: aiohttp.Clie
     await wait_for_state(stack, youth.conversation, State.PURGED)
     row = await stats_row(stack, kommune="testby", transferred_to="nordby")
     assert row.outcome == "transferred" and row.kanal == "plakat"
+    await command(c2, nordby_lobby, "!duty end")
     await youth.stop_listening()
 
 
@@ -368,6 +410,9 @@ async def test_a_hold_keeps_the_room_until_it_runs_out(stack: Stack, http: aioht
     assert "Min stedfar slår mig." in c0.texts_in(room_id)
     row = await stats_row(stack, kommune="testby", topics=["vold", "familie"])
     assert row.held is True
+    # Three days from the end, not from when `!bevar` was typed.
+    kept = aware(held.hold_until) - aware(held.closed_at)
+    assert abs(kept - dt.timedelta(days=3)) < dt.timedelta(seconds=1)
 
     await stack.maintenance.run(utcnow() + dt.timedelta(days=2))
     assert (await stack.conversations.repo.get(held.id)).state == State.HELD

@@ -202,7 +202,7 @@ async def until_blocked(waiter: asyncio.Task[bool] | Process, engine: AsyncEngin
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a second process may start slowly on a busy machine
         async with engine.connect() as conn:
             while (await conn.execute(query)).scalar_one() == 0:
                 assert not finished(), "it did not wait for the lock"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -75,9 +76,12 @@ async def test_register_user_is_idempotent(
             assert r.status == 200 and (await r.json())["user_id"] == first[0]
 
 
-async def test_a_restart_reuses_the_state_on_a_new_port(
+async def test_a_restart_keeps_its_state_and_its_port_unless_taken(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
+    """A restarted demo keeps its address while it is free (a logged-in Element stays
+    logged in) and moves to a free one when something else took it; accounts and the
+    signing key are the same either way."""
     hs = LocalSynapse(tmp_path / "hs", "genstart.test", [])
     await hs.start()
     try:
@@ -85,9 +89,10 @@ async def test_a_restart_reuses_the_state_on_a_new_port(
     finally:
         await hs.stop()
         await hs.stop()  # twice is fine
+    first_port = hs.port
     key = next(hs.state_dir.glob("*.signing.key")).read_text()
-    await hs.start()
-    try:
+
+    async def same_account() -> None:
         again, token = await hs.register_user("raadgiver", "kodeord-1", admin=True)
         assert again == user_id
         async with http.get(
@@ -96,5 +101,20 @@ async def test_a_restart_reuses_the_state_on_a_new_port(
         ) as r:
             assert r.status == 200 and (await r.json())["user_id"] == user_id
         assert next(hs.state_dir.glob("*.signing.key")).read_text() == key
+
+    await hs.start()
+    try:
+        assert hs.port == first_port
+        await same_account()
     finally:
         await hs.stop()
+    with socket.socket() as squatter:  # another program takes the port meanwhile
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+        squatter.bind(("127.0.0.1", first_port))
+        squatter.listen()
+        await hs.start()
+        try:
+            assert hs.port != first_port
+            await same_account()
+        finally:
+            await hs.stop()

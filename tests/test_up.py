@@ -4,6 +4,7 @@ one conversation through it, Ctrl-C, and a second `up` that reuses the same stat
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import signal
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bots.cli import main
 from tests.matrix_helpers import Counsellor, Youth
 
 pytestmark = pytest.mark.synapse
@@ -96,3 +98,18 @@ async def test_up_runs_the_whole_system_and_reuses_its_state(tmp_path: Path) -> 
         assert again["municipalities"]["halsnaes"]["counsellors"] == halsnaes["counsellors"]
     finally:
         await stop_up(proc, again["homeserver"])
+
+
+def test_up_without_synapse_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pip install -e .` without the homeserver extra: a clear way forward, no traceback,
+    nothing started and nothing written."""
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "synapse" else found(name, *a)
+    )
+    assert main(["up", "--state-dir", str(tmp_path / "state")]) == 1
+    err = capsys.readouterr().err
+    assert "Synapse" in err and "pip install" in err and "matrix-synapse" in err
+    assert not (tmp_path / "state").exists()

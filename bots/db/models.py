@@ -1,7 +1,8 @@
 """The bot's tables. No message text, no IP address, no user agent is ever stored here.
 
 `conversations` holds the conversations in flight and drives the persisted state machine
-(see bots/lifecycle.py). Its Matrix ids are cleared once a conversation is purged.
+(see bots/lifecycle.py). A purged conversation's row is stripped to its id and state at
+once and deleted by the next maintenance pass after PURGED_ROW_KEPT (bots/maintenance.py).
 `conversation_stats` is the anonymous record kept after a conversation ends: it has no
 key that links back to a conversation, room or person.
 """
@@ -41,6 +42,10 @@ class State(enum.StrEnum):
     CLOSING = "closing"  # stats row written; room and youth account being deleted
     HELD = "held"  # ended, youth out, room kept read-only for a duty to notify (`!bevar`)
     PURGED = "purged"  # nothing of it is left on any homeserver
+
+
+# A conversation still going on: a young person may be in it.
+OPEN_STATES = (State.REQUESTED, State.WAITING, State.CLAIMING, State.ACTIVE, State.TRANSFERRING)
 
 
 class Outcome(enum.StrEnum):
@@ -109,9 +114,36 @@ class Conversation(Base):
     # Reminders already sent, so a restart does not send them twice.
     reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     hours_warned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    # A counsellor's `!bevar`: kept (read-only, youth removed) until then instead of purged.
+    # A counsellor's `!bevar N`: kept (read-only, youth removed) for N days after the end
+    # instead of purged; `hold_until` is set from it when the conversation closes.
+    hold_days: Mapped[int | None] = mapped_column(Integer)
     hold_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     ended_by: Mapped[str | None] = mapped_column(String(16))
+    # The youth came by a closed municipality's link and accepted an open partner's chat
+    # (`transferred_from` is that municipality); cleared if it is later handed on by
+    # `!overfør`, which makes it a transfer.
+    overflow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the youth's page was last connected (its event stream marks it about once a
+    # minute): a youth who waits with the page open stays in the queue.
+    youth_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PendingStep(Base):
+    """What the bot still has to do for a conversation after a change that is already
+    recorded (tell the youth a counsellor left, put it back in the lobby's queue, …).
+
+    Written in the same database transaction as the change it follows, deleted once done,
+    so a crash between the two leaves a row that the maintenance pass finishes. `key` is
+    also the transaction id of what it sends, so doing it twice shows once.
+    """
+
+    __tablename__ = "pending_steps"
+
+    conversation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class ConversationStats(Base):

@@ -16,9 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots.db.models import Conversation, State
 
+YOUTH_SEEN_EVERY = dt.timedelta(minutes=1)
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes; everything here is stored in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def insert_for(session: AsyncSession) -> Any:
@@ -75,6 +84,19 @@ class ConversationRepo:
         """Move to `to_state` if still in one of `from_states`; False if someone else moved it."""
         async with self.sessions.begin() as session:
             return await transition_in(session, conversation_id, from_states, to_state, **values)
+
+    async def mark_youth_seen(self, conversation_id: str, now: dt.datetime) -> None:
+        """The youth's page is still connected (written at most once a minute)."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.id == conversation_id,
+                    (Conversation.youth_seen_at.is_(None))
+                    | (Conversation.youth_seen_at < now - YOUTH_SEEN_EVERY),
+                )
+                .values(youth_seen_at=now)
+            )
 
     async def bump(self, conversation_id: str, *, activity: bool = False, **values: Any) -> None:
         """Tell every event stream of this conversation that there is something new

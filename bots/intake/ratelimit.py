@@ -3,6 +3,11 @@
 The client address is only ever used as HMAC(salt, address), and the salt is random,
 kept in memory and replaced every day, so yesterday's keys can't be linked to today's
 and nothing identifying reaches disk or logs.
+
+Behind the municipality's own reverse proxy every request comes from the proxy, so the
+address that counts is the one the proxy forwards (`intake.trusted_proxies`); it is used
+here and nowhere else. Each intake replica keeps its own counts, in memory: with N
+replicas an address may start up to N times the limit, which is still a limit.
 """
 
 from __future__ import annotations
@@ -12,6 +17,33 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
+
+
+def client_address(
+    remote: str | None,
+    forwarded_for: str | None,
+    trusted_proxies: Sequence[IPv4Network | IPv6Network],
+) -> str:
+    """The address a start is counted against: the peer's own, or, when the peer is one
+    of our proxies, the nearest address in X-Forwarded-For that is not (walking from
+    the right, since a client can write anything it likes at the left)."""
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted_proxies)
+
+    if not remote or not trusted(remote) or not forwarded_for:
+        return remote or ""
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            return hop
+    return hops[0] if hops else remote
 
 
 class RateLimiter:
