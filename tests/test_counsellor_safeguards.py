@@ -18,7 +18,7 @@ from bots.maintenance import Maintenance
 from bots.steps import StepKind, add_step
 from tests.matrix_helpers import Counsellor
 from tests.stack_fixture import Stack
-from tests.test_counsellors import command, room_of, started, stats_row, wait_for_state
+from tests.test_counsellors import command, stats_row, taken, wait_for_state
 
 pytestmark = pytest.mark.synapse
 
@@ -91,10 +91,7 @@ async def test_someone_not_listed_who_joins_is_removed_and_never_obeyed(
     stack: Stack, http: aiohttp.ClientSession
 ) -> None:
     c0 = stack.counsellors[0]
-    youth = await started(stack, http, "testby")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, room_id, _ = await taken(stack, http, c0)
     # A counsellor invites someone by mistake: a Matrix account not in the config.
     user_id, _, token = await stack.synapse.new_user("udenfor")
     outsider = Counsellor(stack.homeserver, user_id, token)
@@ -138,10 +135,7 @@ async def test_a_counsellor_who_puts_the_youth_out_ends_the_conversation(
     stack: Stack, http: aiohttp.ClientSession
 ) -> None:
     c0 = stack.counsellors[0]
-    youth = await started(stack, http, "testby", kanal="kort")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    conv = await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, room_id, conv = await taken(stack, http, c0, kanal="kort")
     status, body = await c0.request(
         "POST", f"/_matrix/client/v3/rooms/{room_id}/kick", {"user_id": conv.youth_user_id}
     )
@@ -157,10 +151,7 @@ async def test_a_hold_taken_back_is_deleted_at_the_end(
     stack: Stack, http: aiohttp.ClientSession
 ) -> None:
     c0 = stack.counsellors[0]
-    youth = await started(stack, http, "testby")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, room_id, _ = await taken(stack, http, c0)
     assert "3 dage" in (await command(c0, room_id, "!bevar 3"))[0]
     assert "slettes, når den slutter" in (await command(c0, room_id, "!bevar 0"))[0]
     await command(c0, room_id, "!luk skole")
@@ -178,10 +169,7 @@ async def test_what_a_crash_left_undone_after_a_counsellor_left_is_done_once(
     take) and died before telling anyone. The next maintenance pass does it, once."""
     c0 = stack.counsellors[0]
     lobby = stack.rooms["testby"].lobby_id
-    youth = await started(stack, http, "testby")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, _, _ = await taken(stack, http, c0)
     await youth.wait_for(lambda e: e.get("key") == "counsellor_joined")
     # What the crashed process had written, in one transaction, and nothing more.
     async with stack.conversations.sessions.begin() as session:
@@ -216,10 +204,7 @@ async def test_a_claim_cut_off_by_a_crash_is_finished_without_a_second_hello(
     """The process died after telling the youth "a counsellor has joined" but before it
     recorded the claim as done: the next pass finishes it, and the youth hears it once."""
     c0 = stack.counsellors[0]
-    youth = await started(stack, http, "testby")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    conv = await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, room_id, conv = await taken(stack, http, c0)
     await youth.wait_for(lambda e: e.get("key") == "counsellor_joined")
     assert await stack.conversations.repo.transition(
         conv.id,

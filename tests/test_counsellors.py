@@ -103,6 +103,16 @@ async def started(stack: Stack, http: aiohttp.ClientSession, kommune: str, **kw:
     return youth
 
 
+async def taken(
+    stack: Stack, http: aiohttp.ClientSession, c: Counsellor, kommune: str = "testby", **kw: Any
+) -> tuple[Youth, str, Conversation]:
+    """A youth starts a conversation and counsellor `c` takes it: (youth, room, row)."""
+    youth = await started(stack, http, kommune, **kw)
+    room_id = await room_of(stack, youth)
+    await c.join(room_id)
+    return youth, room_id, await wait_for_state(stack, youth.conversation, State.ACTIVE)
+
+
 async def test_duty_and_the_lobby_as_the_queue(stack: Stack, http: aiohttp.ClientSession):
     c0, c1 = stack.counsellors[:2]
     lobby = stack.rooms["testby"].lobby_id
@@ -159,10 +169,7 @@ async def test_duty_and_the_lobby_as_the_queue(stack: Stack, http: aiohttp.Clien
 
 async def test_commands_help_and_refuse_kindly(stack: Stack, http: aiohttp.ClientSession):
     c0 = stack.counsellors[0]
-    youth = await started(stack, http, "testby")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, room_id, _ = await taken(stack, http, c0)
 
     assert "Ukendt kommando: !flyv" in (await command(c0, room_id, "!flyv"))[0]
     refused = (await command(c0, room_id, "!luk flyvemaskine"))[0]
@@ -324,10 +331,7 @@ async def test_a_waiting_youth_with_nobody_on_duty_is_reminded(
 
 async def test_transfer_to_another_municipality(stack: Stack, http: aiohttp.ClientSession):
     c0, c2 = stack.counsellors[0], stack.counsellors[2]
-    youth = await started(stack, http, "testby", kanal="plakat")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, room_id, _ = await taken(stack, http, c0, kanal="plakat")
     # Not to a chat that is closed, nor to one where nobody would take it.
     closed = (await command(c0, room_id, "!overfør lukketby"))[0]
     assert "Lukketby Kommunes chat er lukket lige nu (den åbner" in closed
@@ -382,10 +386,7 @@ async def test_a_transfer_cut_off_by_a_crash_is_finished(stack: Stack, http: aio
 
 async def test_a_hold_keeps_the_room_until_it_runs_out(stack: Stack, http: aiohttp.ClientSession):
     c0 = stack.counsellors[0]
-    youth = await started(stack, http, "testby")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, room_id, _ = await taken(stack, http, c0)
     assert await youth.send("Min stedfar slår mig.") == 202
     capped = (await command(c0, room_id, "!bevar 365"))[0]
     assert "Højst 14 dage" in capped and "14 dage" in capped
@@ -428,10 +429,7 @@ async def test_a_hold_keeps_the_room_until_it_runs_out(stack: Stack, http: aioht
 async def test_delete_a_held_conversation_sooner(stack: Stack, http: aiohttp.ClientSession):
     c0 = stack.counsellors[0]
     lobby = stack.rooms["testby"].lobby_id
-    youth = await started(stack, http, "testby")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, room_id, _ = await taken(stack, http, c0)
     await command(c0, room_id, "!bevar")
     await command(c0, room_id, "!luk")
     await wait_for_state(stack, youth.conversation, State.HELD)
@@ -450,10 +448,7 @@ async def test_akut_alerts_colleagues_in_the_staff_room(stack: Stack, http: aioh
     c0, c1 = stack.counsellors[:2]
     lobby, staff = stack.rooms["testby"].lobby_id, stack.rooms["testby"].staff_id
     await command(c1, lobby, "!vagt start")
-    youth = await started(stack, http, "testby")
-    room_id = await room_of(stack, youth)
-    await c0.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    youth, room_id, _ = await taken(stack, http, c0)
     assert "personalerummet" in (await command(c0, room_id, "!akut"))[0]
     alerts = await c1.sync_until(
         lambda: [e["content"] for e in c1.sources(staff) if room_id in e["content"]["body"]]
