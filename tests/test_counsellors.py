@@ -9,8 +9,10 @@ Counsellors 0 and 1 work for testby (0 also for lukketby), counsellor 2 for nord
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -19,6 +21,7 @@ from sqlalchemy import select
 
 from bots.db.models import Conversation, ConversationStats, State
 from bots.db.repo import aware, utcnow
+from bots.hours import COPENHAGEN, Interval
 from tests.matrix_helpers import Counsellor, Youth
 from tests.stack_fixture import Stack
 
@@ -272,35 +275,68 @@ async def test_idle_conversations_end(stack: Stack, http: aiohttp.ClientSession)
         await youth.stop_listening()
 
 
-async def test_end_of_opening_hours_with_grace(stack: Stack, http: aiohttp.ClientSession):
-    """Lukketby is closed now; its conversations are started as if just before closing."""
-    c0 = stack.counsellors[0]
-    m = stack.config.municipality("lukketby")
-    assert m is not None and not m.opening_hours.is_open(utcnow())
-    convs = stack.conversations
-    talking_id, talking_token = await convs.start(m, "facebook", {})
-    waiting_id, waiting_token = await convs.start(m, None, {})
-    talking = Youth(stack.intake, http, conversation=talking_id, token=talking_token)
-    waiting = Youth(stack.intake, http, conversation=waiting_id, token=waiting_token)
-    talking.listen()
-    waiting.listen()
-    conv = await convs.repo.get(talking_id)
-    await c0.join(conv.room_id)
-    await wait_for_state(stack, talking_id, State.ACTIVE)
+@contextlib.contextmanager
+def open_all_day_today(stack: Stack, slug: str) -> Iterator[dt.datetime]:
+    """The running bot's config with `slug` open all of today (Danish time), as a dated
+    exception would make it; yields when it closes tonight. The bot's own maintenance
+    loop, which runs on the real clock, then leaves its conversations alone."""
+    today = utcnow().astimezone(COPENHAGEN).date()
+    before = stack.config.municipalities
+    changed = tuple(
+        dataclasses.replace(
+            m,
+            opening_hours=dataclasses.replace(
+                m.opening_hours, exceptions={today: (Interval.parse("00:00-24:00"),)}
+            ),
+        )
+        if m.slug == slug
+        else m
+        for m in before
+    )
+    object.__setattr__(stack.config, "municipalities", changed)  # frozen; the bot holds it
+    try:
+        yield dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), COPENHAGEN)
+    finally:
+        object.__setattr__(stack.config, "municipalities", before)
 
-    now = utcnow()
-    await stack.maintenance.run(now)
-    # Nobody had answered the waiting youth: told so at once, and closed.
-    await waiting.wait_for(lambda e: e.get("key") == "closed_unanswered")
-    await wait_for_state(stack, waiting_id, State.PURGED)
-    # The talking youth gets a kind word and ten minutes to round off.
-    warning = await talking.wait_for(lambda e: e.get("key") == "hours_ending")
-    assert "10 minutter" in warning["body"]
-    await stack.maintenance.run(now + dt.timedelta(minutes=5))
-    assert (await convs.repo.get(talking_id)).state == State.ACTIVE
-    await stack.maintenance.run(now + dt.timedelta(minutes=10, seconds=1))
-    await talking.wait_for(lambda e: e == {"type": "status", "status": "closed"})
-    await wait_for_state(stack, talking_id, State.PURGED)
+
+async def test_end_of_opening_hours_with_grace(stack: Stack, http: aiohttp.ClientSession):
+    """Lukketby's conversations at the end of its opening hours (open all of today here;
+    the bot's maintenance is driven to the moment it closes tonight and past it)."""
+    c0 = stack.counsellors[0]
+    convs = stack.conversations
+    with open_all_day_today(stack, "lukketby") as closes:
+        m = stack.config.municipality("lukketby")
+        assert m is not None and m.opening_hours.is_open(utcnow())
+        assert not m.opening_hours.is_open(closes)
+        talking_id, talking_token = await convs.start(m, "facebook", {})
+        waiting_id, waiting_token = await convs.start(m, None, {})
+        talking = Youth(stack.intake, http, conversation=talking_id, token=talking_token)
+        waiting = Youth(stack.intake, http, conversation=waiting_id, token=waiting_token)
+        talking.listen()
+        waiting.listen()
+        conv = await convs.repo.get(talking_id)
+        await c0.join(conv.room_id)
+        await wait_for_state(stack, talking_id, State.ACTIVE)
+        # As if both had written just before closing time (nobody is idle then).
+        for conv_id in (talking_id, waiting_id):
+            await convs.repo.set(conv_id, last_activity_at=closes - dt.timedelta(minutes=2))
+
+        await stack.maintenance.run(closes - dt.timedelta(minutes=1))  # still open
+        assert (await convs.repo.get(waiting_id)).state == State.WAITING
+        closed = closes + dt.timedelta(seconds=1)
+        await stack.maintenance.run(closed)
+        # Nobody had answered the waiting youth: told so at once, and closed.
+        await waiting.wait_for(lambda e: e.get("key") == "closed_unanswered")
+        await wait_for_state(stack, waiting_id, State.PURGED)
+        # The talking youth gets a kind word and ten minutes to round off.
+        warning = await talking.wait_for(lambda e: e.get("key") == "hours_ending")
+        assert "10 minutter" in warning["body"]
+        await stack.maintenance.run(closed + dt.timedelta(minutes=5))
+        assert (await convs.repo.get(talking_id)).state == State.ACTIVE
+        await stack.maintenance.run(closed + dt.timedelta(minutes=10, seconds=1))
+        await talking.wait_for(lambda e: e == {"type": "status", "status": "closed"})
+        await wait_for_state(stack, talking_id, State.PURGED)
     row = await stats_row(stack, kommune="lukketby", kanal="facebook", ended_by="hours")
     assert row.outcome == "answered"
     for youth in (talking, waiting):

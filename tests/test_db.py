@@ -9,6 +9,7 @@ if it is not reachable the PostgreSQL cases fail, they are not skipped.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import sys
 import time
 from asyncio.subprocess import Process
@@ -19,9 +20,9 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bots.db.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -37,6 +38,7 @@ from bots.db.engine import (
 )
 from bots.db.models import Base, Conversation, State
 from bots.db.repo import ConversationRepo, transition_in
+from bots.hours import COPENHAGEN
 from tests.db_fixture import FreshDatabase
 
 UNKNOWN_REVISION = "9999"
@@ -353,3 +355,25 @@ async def test_rows_from_the_first_schema_survive_every_later_migration(db_url: 
             held = (await conn.execute(text("SELECT held, topics FROM conversation_stats"))).one()
         assert held[0] in (False, 0)
         assert await schema_differences(engine) == []
+
+
+async def test_moments_are_the_same_moment_whatever_zone_they_were_given_in(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """SQLite keeps no time zone: a Danish-time moment must still be stored as the same
+    instant, compared as one, and read back aware."""
+    danish = dt.datetime(2026, 7, 1, 21, 0, tzinfo=COPENHAGEN)  # 19:00 UTC in summer
+    repo = ConversationRepo(db_sessions)
+    await repo.add(waiting_conversation("c1"))
+    await repo.set("c1", hours_warned_at=danish)
+    row = await repo.get("c1")
+    assert row is not None and row.hours_warned_at == danish
+    assert row.hours_warned_at.utcoffset() == dt.timedelta(0)  # read back in UTC
+    async with db_sessions() as session:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.hours_warned_at < danish + dt.timedelta(minutes=1))
+            .where(Conversation.hours_warned_at > dt.datetime(2026, 7, 1, 18, 59, tzinfo=dt.UTC))
+        )
+    assert found == 1

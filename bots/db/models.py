@@ -13,8 +13,9 @@ import datetime as dt
 import enum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, String, false, func
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Integer, MetaData, String, false, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 # Named constraints, so later migrations can alter them (SQLite's batch mode needs names).
 NAMING = {
@@ -24,6 +25,27 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A moment, stored in UTC and read back aware. SQLite keeps no time zone: without
+    this, a Danish-time value would be stored as its wall-clock time and read back an
+    hour or two off, and values would come back naive."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a naive datetime cannot be stored: {value!r}")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -88,12 +110,12 @@ class Conversation(Base):
     # poll it to know when to fetch from the homeserver.
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+        UTCDateTime(), server_default=func.now()
     )
-    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    last_activity_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_activity_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Counsellors in the room now, in the order they came (recorded, never guessed from
     # member counts); and homeserver ids besides `homeserver` that hold a copy of the
     # room after a transfer, so closing purges it from every one of them.
@@ -101,10 +123,10 @@ class Conversation(Base):
     homeservers: Mapped[list[str]] = mapped_column(default=list)
     # When the youth last joined the queue (at the start, after a transfer, or when the
     # counsellor left); the lobby shows it and the reminder counts from it.
-    waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # What the youth page shows of the counsellors' side: typing until, and the last
     # youth message a counsellor has read. Written from the homeserver's ephemeral push.
-    counsellor_typing_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    counsellor_typing_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     counsellor_read_event_id: Mapped[str | None] = mapped_column(String(255))
     # The municipality the youth came to, when the conversation was transferred away
     # (it keeps the credit in the stats); and, while a transfer is being carried out,
@@ -112,12 +134,12 @@ class Conversation(Base):
     transferred_from: Mapped[str | None] = mapped_column(String(64))
     previous_kommune: Mapped[str | None] = mapped_column(String(64))
     # Reminders already sent, so a restart does not send them twice.
-    reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    hours_warned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    hours_warned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # A counsellor's `!bevar N`: kept (read-only, youth removed) for N days after the end
     # instead of purged; `hold_until` is set from it when the conversation closes.
     hold_days: Mapped[int | None] = mapped_column(Integer)
-    hold_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    hold_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ended_by: Mapped[str | None] = mapped_column(String(16))
     # The youth came by a closed municipality's link and accepted an open partner's chat
     # (`transferred_from` is that municipality); cleared if it is later handed on by
@@ -125,7 +147,7 @@ class Conversation(Base):
     overflow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # When the youth's page was last connected (its event stream marks it about once a
     # minute): a youth who waits with the page open stays in the queue.
-    youth_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    youth_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class PendingStep(Base):
@@ -143,7 +165,7 @@ class PendingStep(Base):
     key: Mapped[str] = mapped_column(String(96), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class ConversationStats(Base):
@@ -171,7 +193,7 @@ class ConversationStats(Base):
     # sha256 of a one-time token the youth's page gets at the end to give feedback with;
     # cleared once used or after a day, so the row links to nothing for long.
     feedback_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    feedback_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    feedback_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Duty(Base):
@@ -181,7 +203,7 @@ class Duty(Base):
 
     kommune: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class AppserviceTransaction(Base):
@@ -193,7 +215,7 @@ class AppserviceTransaction(Base):
     txn_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     # Indexed: old ids are deleted by age on every transaction.
     handled_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
+        UTCDateTime(), server_default=func.now(), index=True
     )
 
 
@@ -223,5 +245,5 @@ class Digest(Base):
     room: Mapped[str] = mapped_column(String(64), primary_key=True)
     period_start: Mapped[dt.date] = mapped_column(primary_key=True)
     period_end: Mapped[dt.date] = mapped_column(primary_key=True)
-    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    posted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

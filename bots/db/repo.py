@@ -24,7 +24,8 @@ def utcnow() -> dt.datetime:
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; everything here is stored in UTC."""
+    """A naive moment taken as UTC. Rows read back aware (models.UTCDateTime); this is
+    for values from elsewhere, such as a test's or an old row's."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
