@@ -109,9 +109,7 @@ class Conversation(Base):
     # Bumped on every room event the youth may see; event streams on any replica
     # poll it to know when to fetch from the homeserver.
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        UTCDateTime(), server_default=func.now()
-    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
