@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from bots.db.models import Conversation, ConversationStats, EndedBy, Outcome
-from bots.db.repo import aware
 from bots.feedback import FEEDBACK_WINDOW, feedback_key
 from bots.hours import COPENHAGEN
 
@@ -64,8 +63,8 @@ def stats_row(
     topics: Sequence[str],
 ) -> ConversationStats:
     """The anonymous record: local date and hour, channel, answers, topics, wait, duration."""
-    created = aware(conv.created_at) or closed_at
-    claimed = aware(conv.claimed_at)
+    created = conv.created_at or closed_at
+    claimed = conv.claimed_at
     local = created.astimezone(COPENHAGEN)
     return ConversationStats(
         # Counted for the municipality whose link brought the youth; who answered is

@@ -25,7 +25,7 @@ import structlog
 
 from bots.config import SparringRoom
 from bots.lifecycle import Conversations
-from bots.matrix.errors import Forbidden, MatrixError, NotFound
+from bots.matrix.errors import Forbidden, MatrixError, NotFound, Unreachable
 from bots.matrix.gateway import path
 from bots.matrix.links import Directory, HomeserverLink, NotProvisioned
 
@@ -124,12 +124,15 @@ async def post_in_sparring_room(
 async def sparring_room_id(
     link: HomeserverLink, host: HomeserverLink, room: str, directory: Directory
 ) -> str:
-    """A sparring room's id as `link`'s homeserver knows it: by its alias on the host,
-    else from the homeserver's own copy of the rooms its bot is in (the canonical alias
-    the host's bot set when it made the room), so no request waits on a host that is down.
-    """
-    if link is host:
+    """A sparring room's id (the same on every homeserver): from its alias on the host,
+    known once and then remembered; while the host is down and it is not known yet, from
+    `link`'s homeserver's own copy of the rooms its bot is in (the canonical alias the
+    host's bot set when it made the room)."""
+    try:
         return await directory.sparring_room(host, host, room)
+    except Unreachable:
+        if link is host:
+            raise
     alias = host.registration.alias(host.registration.sparring_alias_localpart(room))
     joined = (await link.bot.request("GET", path(["joined_rooms"]))).get("joined_rooms", [])
     for room_id in joined:

@@ -163,7 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--public-url", help="the youth page's address (default https://chat.SLUG.dk)")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("provision", help="plan or apply the homeserver objects a config needs")
+    p = sub.add_parser(
+        "provision",
+        help="plan or apply the homeserver objects a config needs",
+        description="plan shows, per homeserver, what apply would create, change or remove "
+        "(and says 'no changes' when all is in place); apply does it, idempotently, and "
+        "writes the appservice registration file with the lines for homeserver.yaml.",
+    )
     p.add_argument("action", choices=["plan", "apply"], help="plan: only show; apply: do it")
     p.add_argument("-c", "--config", required=True, help="config file (YAML)")
     p.set_defaults(func=cmd_provision)
@@ -171,7 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("links", help="youth links, QR codes, print sheets and embed snippet")
     p.add_argument("-c", "--config", required=True, help="config file (YAML)")
     p.add_argument("-o", "--output", default="kampagne", help="folder (default ./kampagne)")
-    p.add_argument("--no-print", action="store_true", help="only links and QR codes, no PDFs")
+    p.add_argument(
+        "--no-print",
+        action="store_true",
+        help="only links, QR codes and the embed snippet; no PDFs",
+    )
     p.set_defaults(func=cmd_links)
 
     p = sub.add_parser("db", help="database maintenance")

@@ -38,7 +38,7 @@ from bots.db.models import (
     Outcome,
     State,
 )
-from bots.db.repo import ConversationRepo, aware, transition_in, utcnow
+from bots.db.repo import ConversationRepo, transition_in, utcnow
 from bots.deletion import delete_everywhere, hold, taking_part
 from bots.duty import DutyRoster
 from bots.feedback import hash_token
@@ -206,7 +206,8 @@ class Conversations:
                 # Restricted join lets in any member of the space, and a counsellor may
                 # invite: someone not listed in the config must not read along unseen.
                 log.warning("unlisted_member_joined", conversation=conv.id)
-                await self.steps.record(conv.id, f"unlisted-{short_hash(event_id)}", user_id)
+                key = f"unlisted-{short_hash(event_id)}"
+                await self.steps.record(conv.id, key, StepKind.UNLISTED, user_id)
                 return
             await self._counsellor_joined(conv, user_id, event_id)
         elif membership in ("leave", "ban") and user_id in conv.counsellors:
@@ -221,28 +222,22 @@ class Conversations:
             [State.WAITING],
             State.CLAIMING,
             claimed_by=user_id,
-            claimed_at=aware(conv.claimed_at) or utcnow(),
+            claimed_at=conv.claimed_at or utcnow(),
             counsellors=counsellors,
         ):
             log.info("conversation_claimed", conversation=conv.id, kommune=conv.kommune)
             self.tasks.spawn(self.finish_claim(conv.id), name=f"claim-{conv.id}")
             return
+        key = f"more-{short_hash(event_id)}"
         await self.steps.record(
-            conv.id, f"more-{short_hash(event_id)}", user_id, counsellors=counsellors
+            conv.id, key, StepKind.ANOTHER_COUNSELLOR, user_id, counsellors=counsellors
         )
 
     async def _counsellor_left(self, conv: Conversation, user_id: str, event_id: str) -> None:
         remaining = [c for c in conv.counsellors if c != user_id]
         key = f"left-{short_hash(event_id)}"
         async with self.sessions.begin() as session:
-            if remaining:
-                await session.execute(
-                    update(Conversation)
-                    .where(Conversation.id == conv.id)
-                    .values(counsellors=remaining)
-                )
-                await add_step(session, conv.id, key, StepKind.ONE_COUNSELLOR_LEFT)
-            elif await transition_in(
+            back_in_queue = not remaining and await transition_in(
                 session,
                 conv.id,
                 [State.ACTIVE, State.CLAIMING],
@@ -251,15 +246,17 @@ class Conversations:
                 claimed_by=None,
                 waiting_since=utcnow(),
                 reminded_at=None,
-            ):
-                await add_step(session, conv.id, key, StepKind.BACK_IN_QUEUE)
-            else:  # waiting or being transferred: nobody to tell
+            )
+            if not back_in_queue:
                 await session.execute(
                     update(Conversation)
                     .where(Conversation.id == conv.id)
                     .values(counsellors=remaining)
                 )
-                return
+            if not back_in_queue and not remaining:
+                return  # waiting or being transferred: nobody to tell
+            kind = StepKind.BACK_IN_QUEUE if back_in_queue else StepKind.ONE_COUNSELLOR_LEFT
+            await add_step(session, conv.id, key, kind)
         self.tasks.spawn(self.steps.run(conv.id, key), name=f"{key}-{conv.id}")
 
     async def raise_power(self, conv: Conversation, user_id: str) -> None:
@@ -285,7 +282,7 @@ class Conversations:
             return
         m = self.municipality(conv.kommune)
         # One announcement per time in the queue, however often this step is retried.
-        queued = aware(conv.waiting_since) or aware(conv.created_at) or utcnow()
+        queued = conv.waiting_since or conv.created_at or utcnow()
         # The youth hears first, so the announcement comes before the counsellor's hello.
         await self.tell_youth(conv, "counsellor_joined", f"claimed-{int(queued.timestamp())}")
         await self.raise_power(conv, conv.claimed_by)
@@ -420,7 +417,7 @@ class Conversations:
         if conv is None or conv.state != State.CLOSING:
             return
         room_id = conv.room_id or await self._room_by_alias(conv)
-        hold_until = aware(conv.hold_until)
+        hold_until = conv.hold_until
         if room_id is not None and hold_until is not None and hold_until > utcnow():
             await self._hold(conv, room_id, hold_until)
             return

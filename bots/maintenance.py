@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 
 from bots.config import Municipality
 from bots.db.models import Conversation, Duty, EndedBy, PendingStep, State
-from bots.db.repo import aware, utcnow
+from bots.db.repo import utcnow
 from bots.deletion import DeletionIncomplete
 from bots.digest import Digests
 from bots.feedback import forget_expired_feedback_keys
@@ -55,7 +55,7 @@ class Maintenance:
                 # One conversation (or one homeserver being down) must not stop the rest.
                 log.exception("maintenance_step_failed", conversation=conv.id)
         for conv in await self.convs.repo.in_states([State.HELD]):
-            hold_until = aware(conv.hold_until)
+            hold_until = conv.hold_until
             if (hold_until is None or hold_until <= now) and await self.convs.release_hold(conv.id):
                 log.info("hold_expired", conversation=conv.id)
                 acted += 1
@@ -73,13 +73,11 @@ class Maintenance:
         touched = 0
         steps = [State.REQUESTED, State.CLAIMING, State.TRANSFERRING, State.CLOSING]
         for conv in await self.convs.repo.in_states(steps):
-            since = aware(
-                {
-                    State.REQUESTED: conv.created_at,
-                    State.CLAIMING: conv.claimed_at,
-                    State.CLOSING: conv.closed_at,
-                }.get(State(conv.state), conv.last_activity_at)
-            )
+            since = {
+                State.REQUESTED: conv.created_at,
+                State.CLAIMING: conv.claimed_at,
+                State.CLOSING: conv.closed_at,
+            }.get(State(conv.state), conv.last_activity_at)
             recent = since is not None and now - since < STALE_AFTER
             # A REQUESTED row whose set-up is not running any more never handed its token
             # to a browser (the 201 is sent only after `waiting`), so it is closed.
@@ -136,7 +134,7 @@ class Maintenance:
         ended = 0
         for shift in await self.convs.duty.shifts():
             m = self.convs.config.municipality(shift.kommune)
-            since = aware(shift.since) or now
+            since = shift.since
             if m is None or shift.user_id not in m.counsellors:
                 reason = None  # no longer a counsellor there: nobody to tell
             elif shift_is_over(m, since, now):
@@ -166,7 +164,7 @@ class Maintenance:
             count=str(await self.convs.duty.count(m.slug)),
             hours=str(int(m.timeouts.max_duty.total_seconds() // 3600)),
         )
-        since = int((aware(shift.since) or utcnow()).timestamp())
+        since = int(shift.since.timestamp())
         content = {"msgtype": "m.notice", "body": text}
         txn = f"offduty-{m.slug}-{short_hash(shift.user_id)}-{since}"
         await link.bot.send(rooms.lobby_id, "m.room.message", content, txn)
@@ -174,16 +172,16 @@ class Maintenance:
     async def _live(self, conv: Conversation, m: Municipality, now: dt.datetime) -> int:
         if await self._end_of_hours(conv, m, now):
             return 1
-        last = aware(conv.last_activity_at) or aware(conv.created_at) or now
+        last = conv.last_activity_at or conv.created_at or now
         if conv.state == State.WAITING:  # waiting with the page open is not idle
-            last = max(last, aware(conv.youth_seen_at) or last)
+            last = max(last, conv.youth_seen_at or last)
         if now - last >= m.timeouts.idle:
             key = "closed_idle" if conv.claimed_at else "closed_unanswered"
             await self.convs.tell_youth(conv, key, "idle")
             if await self.convs.close(conv.id, EndedBy.IDLE):
                 log.info("conversation_idle", conversation=conv.id)
                 return 1
-        waiting_since = aware(conv.waiting_since) or aware(conv.created_at) or now
+        waiting_since = conv.waiting_since or conv.created_at or now
         if (
             conv.state == State.WAITING
             and conv.reminded_at is None
@@ -206,7 +204,7 @@ class Maintenance:
             conv.lobby_event_id,
             list(m.counsellors),
             "reminder_nobody_on_duty",
-            txn_id=f"remind-{conv.id}-{int((aware(conv.waiting_since) or utcnow()).timestamp())}",
+            txn_id=f"remind-{conv.id}-{int((conv.waiting_since or utcnow()).timestamp())}",
             minutes=int(waited.total_seconds() // 60),
         )
 
@@ -215,7 +213,7 @@ class Maintenance:
         A youth nobody has answered yet is told so at once, with where to get help."""
         if m.opening_hours.is_open(now):
             return False
-        warned = aware(conv.hours_warned_at)
+        warned = conv.hours_warned_at
         grace = m.timeouts.hours_grace
         if warned is None and conv.claimed_at is None:
             await self.convs.tell_youth(conv, "closed_unanswered", "hours")

@@ -53,11 +53,16 @@ class Steps:
         self.convs = convs
 
     async def record(
-        self, conv_id: str, key: str, user_id: str, *, counsellors: list[str] | None = None
+        self,
+        conv_id: str,
+        key: str,
+        kind: StepKind,
+        user_id: str,
+        *,
+        counsellors: list[str] | None = None,
     ) -> None:
-        """A second counsellor (`counsellors` given) or an unlisted person joined: record
-        what is to be done with the change, then do it in the background."""
-        kind = StepKind.ANOTHER_COUNSELLOR if counsellors is not None else StepKind.UNLISTED
+        """Record a step about `user_id` (with the room's new list of counsellors, if it
+        changed), then do it in the background."""
         async with self.convs.sessions.begin() as session:
             if counsellors is not None:
                 await session.execute(

@@ -110,6 +110,17 @@ class Counsellor:
         assert isinstance(resp, RoomSendResponse), resp
         return resp.event_id
 
+    async def edit(self, room_id: str, event_id: str, body: str) -> None:
+        """Correct a message as Element does (`m.replace`)."""
+        content = {
+            "msgtype": "m.text",
+            "body": f"* {body}",
+            "m.new_content": {"msgtype": "m.text", "body": body},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+        }
+        resp = await self.client.room_send(room_id, "m.room.message", content)
+        assert isinstance(resp, RoomSendResponse), resp
+
     def sources(self, room_id: str) -> list[dict[str, Any]]:
         """The raw message events seen in a room, in order."""
         return [e.source for r, e in self.events if r == room_id]

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bots.config import Config, parse_config
@@ -129,9 +128,5 @@ async def wait_for_state(convs: Conversations, conversation: str, state: State) 
 
 
 async def room_gone(hs: SynapseFixture, room_id: str) -> bool:
-    headers = {"Authorization": f"Bearer {hs.admin_token}"}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{hs.url}/_synapse/admin/v1/rooms/{room_id}", headers=headers) as r,
-    ):
-        return r.status == 404
+    status, _ = await hs.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")
+    return status == 404

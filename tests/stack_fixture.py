@@ -47,12 +47,7 @@ class Stack:
     limiter: RateLimiter
 
     async def admin(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        headers = {"Authorization": f"Bearer {self.admin_token}"}
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, self.homeserver + path, json=body, headers=headers) as r,
-        ):
-            return r.status, await r.json(content_type=None)
+        return await self.synapse.admin(method, path, body)
 
 
 def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from deploy.local.network import FederationMode
@@ -58,6 +59,15 @@ class SynapseFixture:
                 **appservice,
             },
         }
+
+    async def admin(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        """A request with the admin's token: (status, JSON body)."""
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.url + path, json=body, headers=headers) as r,
+        ):
+            return r.status, await r.json(content_type=None)
 
     async def new_user(self, prefix: str) -> tuple[str, str, str]:
         """A fresh account: (user_id, password, access_token)."""

@@ -26,9 +26,7 @@ pytestmark = pytest.mark.synapse
 async def set_shift_start(stack: Stack, kommune: str, user_id: str, since: dt.datetime) -> None:
     async with stack.conversations.sessions.begin() as session:
         await session.execute(
-            update(Duty)
-            .where(Duty.kommune == kommune, Duty.user_id == user_id)
-            .values(since=since.astimezone(dt.UTC))  # stored as UTC, as the bot stores it
+            update(Duty).where(Duty.kommune == kommune, Duty.user_id == user_id).values(since=since)
         )
 
 

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from bots.db.models import Conversation, ConversationStats, State
-from bots.db.repo import aware, utcnow
+from bots.db.repo import utcnow
 from bots.hours import COPENHAGEN, Interval
 from tests.matrix_helpers import Counsellor, Youth
 from tests.stack_fixture import Stack
@@ -448,7 +448,7 @@ async def test_a_hold_keeps_the_room_until_it_runs_out(stack: Stack, http: aioht
     row = await stats_row(stack, kommune="testby", topics=["vold", "familie"])
     assert row.held is True
     # Three days from the end, not from when `!bevar` was typed.
-    kept = aware(held.hold_until) - aware(held.closed_at)
+    kept = held.hold_until - held.closed_at
     assert abs(kept - dt.timedelta(days=3)) < dt.timedelta(seconds=1)
 
     await stack.maintenance.run(utcnow() + dt.timedelta(days=2))

@@ -304,13 +304,7 @@ async def test_the_stream_relays_corrections_and_deletions(
 
         wrong = await counsellor.say(room, "Vi ses på torsdag.")
         await youth.wait_for(lambda e: e.get("id") == wrong)
-        edit = {
-            "msgtype": "m.text",
-            "body": "* Vi ses på fredag.",
-            "m.new_content": {"msgtype": "m.text", "body": "Vi ses på fredag."},
-            "m.relates_to": {"rel_type": "m.replace", "event_id": wrong},
-        }
-        await counsellor.client.room_send(room, "m.room.message", edit)
+        await counsellor.edit(room, wrong, "Vi ses på fredag.")
         corrected = await youth.wait_for(lambda e: e["type"] == "edit")
         assert corrected == {
             "type": "edit",

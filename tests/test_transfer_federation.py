@@ -125,10 +125,6 @@ async def test_a_homeserver_down_at_close_keeps_only_its_own_copy(
 
 
 async def user_info(hs: SynapseFixture, user_id: str) -> dict:
-    headers = {"Authorization": f"Bearer {hs.admin_token}"}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{hs.url}/_synapse/admin/v2/users/{user_id}", headers=headers) as r,
-    ):
-        assert r.status == 200
-        return await r.json()
+    status, body = await hs.admin("GET", f"/_synapse/admin/v2/users/{user_id}")
+    assert status == 200, body
+    return body

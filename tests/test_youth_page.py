@@ -390,13 +390,7 @@ async def test_a_counsellor_corrects_and_deletes_messages(stack: Stack, phone: W
 
     wrong = await counsellor.say(room, "Vi ses på torsdag kl. 18.")
     await counsellors.get_by_text("Vi ses på torsdag").wait_for()
-    edit = {
-        "msgtype": "m.text",
-        "body": "* Vi ses på fredag kl. 18.",
-        "m.new_content": {"msgtype": "m.text", "body": "Vi ses på fredag kl. 18."},
-        "m.relates_to": {"rel_type": "m.replace", "event_id": wrong},
-    }
-    await counsellor.client.room_send(room, "m.room.message", edit)
+    await counsellor.edit(room, wrong, "Vi ses på fredag kl. 18.")
     corrected = counsellors.filter(has_text="Vi ses på fredag kl. 18.")
     await corrected.wait_for()
     assert "redigeret" in await corrected.locator(".meta").evaluate(

@@ -23,14 +23,6 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A naive moment taken as UTC. Rows read back aware (models.UTCDateTime); this is
-    for values from elsewhere, such as a test's or an old row's."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def insert_for(session: AsyncSession) -> Any:
     """The dialect's INSERT, the one that knows ON CONFLICT (SQLite and PostgreSQL both
     do, in the same words; SQLAlchemy's generic insert does not)."""

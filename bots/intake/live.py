@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bots.db.models import Conversation, State
-from bots.db.repo import aware, utcnow
+from bots.db.repo import utcnow
 from bots.duty import DutyRoster
 from bots.matrix.errors import MatrixError
 from bots.matrix.gateway import MatrixGateway
@@ -45,7 +45,7 @@ class LiveState:
             out.append({"type": "status", "status": status})
         if conv is not None and status != "closed":
             out += await self._read(conv)
-            until = aware(conv.counsellor_typing_until)
+            until = conv.counsellor_typing_until
             typing = status == "active" and until is not None and until > utcnow()
             if self._changed("typing", typing):
                 out.append({"type": "typing", "typing": typing})
