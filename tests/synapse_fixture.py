@@ -1,4 +1,5 @@
-"""The session's real Synapse: SQLite in a temporary directory, loopback, free ports.
+"""The session's real Synapse: SQLite in a temporary directory, loopback, free ports;
+and, for the tests that need it, one on PostgreSQL (`synapse_on_postgres`).
 
 The bot's appservice registration is written before Synapse starts, pointing at
 `bot_port`, where the bot under test (tests/stack_fixture.py) will listen.
@@ -11,14 +12,18 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
 
 from deploy.local.network import FederationMode
+from deploy.local.postgres import libpq_args
 from deploy.local.synapse import LocalSynapse, free_port
 from provisioning.registration import Registration
+
+if TYPE_CHECKING:  # imported at run time it would precede its registration as a plugin
+    from tests.db_fixture import FreshDatabase
 
 SERVER_NAME = "ungechat.test"
 
@@ -29,6 +34,8 @@ class SynapseFixture:
     registration: Registration
     bot_port: int
     admin_token: str = ""
+    # The SQLAlchemy URL of its PostgreSQL database; None on SQLite (see database_path).
+    postgres_url: str | None = None
     _numbers: itertools.count = field(default_factory=itertools.count)
 
     @property
@@ -78,10 +85,16 @@ class SynapseFixture:
 
 
 def bot_homeserver(
-    state_dir: Path, server_name: str, bot_port: int, federation: FederationMode | None = None
+    state_dir: Path,
+    server_name: str,
+    bot_port: int,
+    federation: FederationMode | None = None,
+    *,
+    postgres_url: str | None = None,
 ) -> SynapseFixture:
     """A homeserver (not started yet) that knows the bot under test as its appservice,
-    listening on `bot_port`, with fresh tokens."""
+    listening on `bot_port`, with fresh tokens; on SQLite in `state_dir`, or in the
+    PostgreSQL database at `postgres_url` (UTF8, collation 'C')."""
     registration = Registration(
         id="ungechat",
         url=f"http://127.0.0.1:{bot_port}",
@@ -91,10 +104,15 @@ def bot_homeserver(
         server_name=server_name,
     )
     registration_file = registration.write(state_dir / "appservice.yaml")
+    postgres = libpq_args(postgres_url) if postgres_url is not None else None
     local = LocalSynapse(
-        state_dir / "homeserver", server_name, [registration_file], federation=federation
+        state_dir / "homeserver",
+        server_name,
+        [registration_file],
+        federation=federation,
+        postgres=postgres,
     )
-    return SynapseFixture(local, registration, bot_port)
+    return SynapseFixture(local, registration, bot_port, postgres_url=postgres_url)
 
 
 async def start_with_admin(hs: SynapseFixture) -> None:
@@ -105,6 +123,22 @@ async def start_with_admin(hs: SynapseFixture) -> None:
 @pytest.fixture(scope="session")
 async def synapse(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SynapseFixture]:
     hs = bot_homeserver(tmp_path_factory.mktemp("synapse"), SERVER_NAME, free_port())
+    try:
+        await start_with_admin(hs)
+        yield hs
+    finally:
+        await hs.local.stop()
+
+
+@pytest.fixture(scope="module")
+async def synapse_on_postgres(
+    tmp_path_factory: pytest.TempPathFactory, pg_databases: FreshDatabase
+) -> AsyncIterator[SynapseFixture]:
+    """Like `synapse`, but on a fresh database of the tests' PostgreSQL (tests/db_fixture.py);
+    the tests of one module share it."""
+    url = await pg_databases(synapse=True)
+    state_dir = tmp_path_factory.mktemp("synapse-pg")
+    hs = bot_homeserver(state_dir, SERVER_NAME, free_port(), postgres_url=url)
     try:
         await start_with_admin(hs)
         yield hs

@@ -1,7 +1,9 @@
 """A real Synapse (from PyPI) as a subprocess on SQLite, loopback and a free port, for
-`ungechat up` and the integration tests. The state directory keeps the database, signing
-key, media and secrets across starts; homeserver.yaml is rewritten on every start (new
-port, current hardening). Synapse logs to STATE_DIR/homeserver.log.
+`ungechat up` and the integration tests; with `postgres=` connection arguments it uses
+that PostgreSQL database instead (deploy/local/postgres.py makes one). The state
+directory keeps the SQLite database, signing key, media and secrets across starts;
+homeserver.yaml is rewritten on every start (new port, current hardening). Synapse logs
+to STATE_DIR/homeserver.log.
 
 By default it does not federate at all. With `federation=FederationMode(...)`
 (deploy/local/network.py) it also listens with TLS on the port its server name
@@ -69,7 +71,10 @@ class LocalSynapse:
         *,
         extra_config: dict[str, Any] | None = None,
         federation: FederationMode | None = None,
+        postgres: dict[str, Any] | None = None,
     ) -> None:
+        """`postgres`: libpq/psycopg2 connection arguments of an existing database
+        (UTF8, collation 'C'), e.g. LocalPostgres.synapse_args(); None for SQLite."""
         if federation is not None:
             federation.port_of(server_name)  # a bad server name fails here, not at start
         self.state_dir = state_dir.resolve()
@@ -77,14 +82,28 @@ class LocalSynapse:
         self.app_service_config_files = [p.resolve() for p in app_service_config_files]
         self.extra_config = extra_config or {}
         self.federation = federation
+        self.postgres = dict(postgres) if postgres is not None else None
         self.config_path = self.state_dir / "homeserver.yaml"
-        self.database_path = self.state_dir / "homeserver.db"
+        self._sqlite_path = self.state_dir / "homeserver.db"
         self.log_path = self.state_dir / "homeserver.log"
         self.signing_key_path = self.state_dir / f"{server_name}.signing.key"
         self.port = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._secrets: dict[str, str] = {}
         self._federation_part: tuple[dict[str, Any], dict[str, Any]] | None = None
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite database; there is none on PostgreSQL."""
+        if self.postgres is not None:
+            raise SynapseError(f"{self.server_name} keeps its data in PostgreSQL, not SQLite")
+        return self._sqlite_path
+
+    def _database(self) -> dict[str, Any]:
+        if self.postgres is None:
+            return {"name": "sqlite3", "args": {"database": str(self._sqlite_path)}}
+        # Few connections: the homeserver is local, and the machine has few cores.
+        return {"name": "psycopg2", "args": {"cp_min": 1, "cp_max": 5, **self.postgres}}
 
     @property
     def url(self) -> str:
@@ -115,7 +134,7 @@ class LocalSynapse:
             "server_name": self.server_name,
             "public_baseurl": self.url + "/",
             "listeners": [listener],
-            "database": {"name": "sqlite3", "args": {"database": str(self.database_path)}},
+            "database": self._database(),
             "signing_key_path": str(self.signing_key_path),
             "media_store_path": str(state / "media_store"),
             "app_service_config_files": [str(p) for p in self.app_service_config_files],
