@@ -1,33 +1,36 @@
 """The application service endpoint: where each homeserver pushes its room events.
 
 A transaction is acknowledged only after its events are handled (persisted, with slow
-work scheduled), and a transaction id already handled is acknowledged without handling
-it again. Each homeserver is told apart by the hs_token it presents.
+work scheduled). Events are deduplicated by event id (bots/events.py), not by the
+transaction's id: Synapse on SQLite numbers transactions from 1 again after a restart,
+so a transaction id says nothing about what was already handled. Each homeserver is
+told apart by the hs_token it presents.
 
-A retry that arrives while the first delivery is still being handled (or at another
-replica) may be handled twice; every handler is safe for that: state changes are
-conditional, and what the bot sends uses transaction ids derived from the event it
-answers, which the homeserver deduplicates.
+What a homeserver pushes is checked before anything reads it: a body that is not a
+transaction is refused (400), a malformed event is skipped without stopping the others,
+and a homeserver or database that is away answers 503, so the homeserver delivers the
+transaction again (what was done is not done twice). An event the homeserver never
+delivers at all is found by the catch-up (bots/catch_up.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
-from sqlalchemy import delete, select
 
-from bots.db.models import AppserviceTransaction
-from bots.db.repo import utcnow
-from bots.keys import LINKS, ROUTER, SESSIONS
+from bots.keys import CATCH_UP, LINKS, ROUTER
 from bots.matrix.links import HomeserverLink
+from bots.outages import is_outage
 
 log = structlog.get_logger(__name__)
 HOMESERVER: web.RequestKey[HomeserverLink] = web.RequestKey("homeserver", HomeserverLink)
-KEEP_TRANSACTION_IDS = dt.timedelta(days=2)
+# A transaction holds at most 100 events and 100 ephemeral ones (Synapse); an event is at
+# most 64 KiB. Only a homeserver with our hs_token gets as far as sending a body.
+MAX_TRANSACTION_BYTES = 16 * 1024 * 1024
 
 
 def matrix_error(status: int, errcode: str, error: str) -> web.Response:
@@ -58,37 +61,47 @@ async def authenticated(
     return await handler(request)
 
 
+def _list(body: dict[str, Any], *keys: str) -> list[Any]:
+    """The first of `keys` present in the transaction, which must be a list."""
+    for key in keys:
+        if key in body:
+            value = body[key]
+            if not isinstance(value, list):
+                raise web.HTTPBadRequest(reason=f"'{key}' must be a list")
+            return value
+    return []
+
+
 async def transaction(request: web.Request) -> web.Response:
     link = request[HOMESERVER]
-    txn_id = request.match_info["txn_id"]
-    sessions = request.config_dict[SESSIONS]
-    async with sessions() as session:
-        seen = await session.scalar(
-            select(AppserviceTransaction.txn_id).where(
-                AppserviceTransaction.homeserver == link.id,
-                AppserviceTransaction.txn_id == txn_id,
-            )
-        )
-    if seen:
-        return web.json_response({})
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested beyond reason
         return matrix_error(400, "M_NOT_JSON", "transaction body is not JSON")
+    if not isinstance(body, dict):
+        return matrix_error(400, "M_BAD_JSON", "a transaction is a JSON object")
+    try:
+        events = _list(body, "events")
+        # Typing and read receipts (the registration asks for them with receive_ephemeral).
+        ephemeral = _list(body, "ephemeral", "de.sorunome.msc2409.ephemeral")
+    except web.HTTPBadRequest as exc:
+        return matrix_error(400, "M_BAD_JSON", exc.reason)
+    request.config_dict[CATCH_UP].saw_transaction(link.id, request.match_info["txn_id"])
     router = request.config_dict[ROUTER]
-    for event in body.get("events", []):
-        await router.handle_event(link, event)
-    # Typing and read receipts (the registration asks for them with receive_ephemeral).
-    for edu in body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", [])):
-        await router.handle_ephemeral(link, edu)
-    async with sessions.begin() as session:
-        session.add(AppserviceTransaction(homeserver=link.id, txn_id=txn_id, handled_at=utcnow()))
-        # Forget old ids; a homeserver never retries a transaction that old.
-        await session.execute(
-            delete(AppserviceTransaction).where(
-                AppserviceTransaction.handled_at < utcnow() - KEEP_TRANSACTION_IDS
-            )
-        )
+    try:
+        await router.handle_events(link, events)
+        for edu in ephemeral:
+            try:
+                await router.handle_ephemeral(link, edu)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                log.exception("ephemeral_event_failed")
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning("transaction_deferred", homeserver=link.id, error=type(exc).__name__)
+        return matrix_error(503, "M_UNAVAILABLE", "try again later")
     return web.json_response({})
 
 
@@ -102,7 +115,7 @@ async def ping(request: web.Request) -> web.Response:
 
 
 def create_appservice_app() -> web.Application:
-    app = web.Application(middlewares=[authenticated])
+    app = web.Application(middlewares=[authenticated], client_max_size=MAX_TRANSACTION_BYTES)
     app.router.add_put("/transactions/{txn_id}", transaction)
     app.router.add_get("/users/{user_id}", not_ours)
     app.router.add_get("/rooms/{alias}", not_ours)

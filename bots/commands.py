@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bots.command_text import command_text
 from bots.texts import counsellor_text
 
 
@@ -92,12 +93,13 @@ class CommandRegistry:
 def parse(body: str) -> tuple[str, list[str], str] | None:
     """'!luk ensomhed familie' → ('luk', ['ensomhed', 'familie'], 'ensomhed familie').
 
-    Every counsellor message that starts with '!' (after any spaces) is a command, known
-    or not, and is never shown to the young person (see bots/intake/projection.py)."""
-    body = body.lstrip()
-    if not body.startswith("!"):
+    Every counsellor message that starts with '!' (after anything invisible, and any
+    character that looks like '!') is a command, known or not, and is never shown to the
+    young person: both read it through `bots.command_text` (see bots/intake/projection.py)."""
+    text = command_text(body)
+    if text is None:
         return None
-    head, _, rest = body[1:].strip().partition(" ")
+    head, _, rest = text.strip().partition(" ")
     if not head:
         return None
     return head.lower(), rest.split(), rest.strip()

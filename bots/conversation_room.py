@@ -15,6 +15,7 @@ METADATA_EVENT = "dk.ungechat.conversation"
 YOUTH_VISIBLE = "dk.ungechat.youth_visible"
 YOUTH_VALUES = "dk.ungechat.values"
 COUNSELLOR_POWER = 50
+BOT_POWER = 100
 
 
 def creators_have_infinite_power(room_version: str) -> bool:
@@ -25,7 +26,9 @@ def creators_have_infinite_power(room_version: str) -> bool:
 def power_levels(*, bot_user_id: str, youth_user_id: str, room_version: str) -> dict[str, Any]:
     """The youth may send m.room.message and nothing else: no state, invites, kicks,
     redactions of others, reactions or other event types. Counsellors are raised to 50
-    when they join; only the bot changes state."""
+    when they join; only the bot changes state, and only the bot invites: a counsellor
+    who invited an outsider would let them read the whole history before the bot could
+    take them out (counsellors need no invite: the join rule lets them in)."""
     users = {youth_user_id: 0}
     if not creators_have_infinite_power(room_version):
         users[bot_user_id] = 100
@@ -35,7 +38,7 @@ def power_levels(*, bot_user_id: str, youth_user_id: str, room_version: str) -> 
         "events_default": COUNSELLOR_POWER,
         "events": {"m.room.message": 0},
         "state_default": 100,
-        "invite": COUNSELLOR_POWER,
+        "invite": BOT_POWER,
         "kick": COUNSELLOR_POWER,
         "ban": COUNSELLOR_POWER,
         "redact": COUNSELLOR_POWER,

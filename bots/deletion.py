@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from bots.conversation_room import COUNSELLOR_POWER
+from bots.conversation_room import BOT_POWER
 from bots.db.models import Conversation
 from bots.matrix.errors import Forbidden, NotFound
 from bots.matrix.links import HomeserverLink
@@ -92,8 +92,8 @@ async def hold(conv: Conversation, room_id: str, link: HomeserverLink) -> None:
         # counsellors who join the room later, and the hold is for them to read.
         await link.admin.deactivate_user(conv.youth_user_id)
     levels: dict[str, Any] = await link.bot.get_state(room_id, "m.room.power_levels")
-    read_only = {**levels, "events_default": 100, "events": {"m.room.message": 100}}
-    read_only["invite"] = max(levels.get("invite", COUNSELLOR_POWER), 100)
+    read_only = {**levels, "events_default": BOT_POWER, "events": {"m.room.message": BOT_POWER}}
+    read_only["invite"] = max(levels.get("invite", BOT_POWER), BOT_POWER)
     if read_only != levels:
         await link.bot.put_state(room_id, "m.room.power_levels", read_only)
     log.info("conversation_held", conversation=conv.id)

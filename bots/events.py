@@ -1,4 +1,10 @@
-"""From a homeserver's pushed event to the part of the bot it concerns.
+"""From a homeserver's room event to the part of the bot it concerns.
+
+Events come in batches, pushed by the homeserver (bots/appservice.py) or read back by the
+catch-up (bots/catch_up.py). Each is handled once, by event id: one already handled, or
+being handled right now in this process, is skipped. An event that fails because a
+homeserver or the database is away stops the batch (it is delivered again); one that
+fails for any other reason is logged and skipped, so it can't block the others.
 
 A conversation room's events may arrive from more than one homeserver once it has been
 transferred across the network; they are handled only as delivered by the homeserver
@@ -8,19 +14,71 @@ delivered by the municipality's own homeserver.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import structlog
 
 from bots.config import Municipality
 from bots.counsellor_commands import CounsellorCommands, Invocation
 from bots.db.models import State
+from bots.handled_events import HandledEvents
 from bots.lifecycle import OPEN_STATES, Conversations
 from bots.matrix.links import HomeserverLink, NotProvisioned
+from bots.outages import is_outage
+
+log = structlog.get_logger(__name__)
+
+
+def well_formed(event: Any) -> bool:
+    """A room event the router can read at all (anything else is skipped and logged)."""
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("event_id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("room_id"), str)
+        and isinstance(event.get("sender"), str)
+        and isinstance(event.get("content", {}), dict)
+    )
 
 
 class EventRouter:
     def __init__(self, convs: Conversations) -> None:
         self.convs = convs
         self.commands = CounsellorCommands(convs)
+        self.handled = HandledEvents(convs.sessions)
+        self._in_flight: set[str] = set()
+
+    async def handle_events(self, link: HomeserverLink, events: Sequence[Any]) -> None:
+        """Handle each new event of a batch once; raises if a homeserver or the database
+        is away, after recording what was done."""
+        batch = [e for e in events if well_formed(e)]
+        if len(batch) < len(events):
+            log.warning("malformed_events_skipped", count=len(events) - len(batch))
+        seen = await self.handled.handled({e["event_id"] for e in batch})
+        taken: list[str] = []  # marked in flight here until recorded as handled
+        done: list[str] = []
+        try:
+            for event in batch:
+                event_id = event["event_id"]
+                if event_id in seen or event_id in self._in_flight:
+                    continue
+                seen.add(event_id)  # the same event twice in one batch
+                self._in_flight.add(event_id)
+                taken.append(event_id)
+                try:
+                    await self.handle_event(link, event)
+                except Exception as exc:
+                    if is_outage(exc):
+                        raise
+                    log.exception("event_failed", event_type=event["type"])
+                done.append(event_id)
+        finally:
+            try:
+                if done:
+                    await self.handled.record(done)
+            finally:
+                self._in_flight.difference_update(taken)
 
     async def handle_event(self, link: HomeserverLink, event: dict[str, Any]) -> None:
         room_id, sender = event.get("room_id"), event.get("sender")
@@ -74,8 +132,10 @@ class EventRouter:
                 return m
         return None
 
-    async def handle_ephemeral(self, link: HomeserverLink, edu: dict[str, Any]) -> None:
+    async def handle_ephemeral(self, link: HomeserverLink, edu: Any) -> None:
         """Typing and read receipts in a conversation room, from the counsellors."""
+        if not isinstance(edu, dict):
+            return
         room_id, content = edu.get("room_id"), edu.get("content") or {}
         if not isinstance(room_id, str) or not isinstance(content, dict):
             return

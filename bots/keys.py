@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 if TYPE_CHECKING:
+    from bots.catch_up import CatchUp
     from bots.config import Config
     from bots.duty import DutyRoster
     from bots.events import EventRouter
@@ -26,3 +27,4 @@ CONVERSATIONS: web.AppKey[Conversations] = web.AppKey("conversations")
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 DUTY: web.AppKey[DutyRoster] = web.AppKey("duty")
 ROUTER: web.AppKey[EventRouter] = web.AppKey("router")
+CATCH_UP: web.AppKey[CatchUp] = web.AppKey("catch_up")

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots import conversation_room as shape
@@ -38,7 +38,7 @@ from bots.db.models import (
     Outcome,
     State,
 )
-from bots.db.repo import ConversationRepo, transition_in, utcnow
+from bots.db.repo import ConversationRepo, rows_changed, transition_in, utcnow
 from bots.deletion import delete_everywhere, hold, taking_part
 from bots.duty import DutyRoster
 from bots.feedback import hash_token
@@ -183,9 +183,26 @@ class Conversations:
         lobby_event = await self.lobby.announce(
             conv, m, link, on_duty=await self.duty.on_duty(m.slug), txn_id=f"lobby-{conv.id}"
         )
-        await self.repo.transition(
-            conv.id, [State.REQUESTED], State.WAITING, lobby_event_id=lobby_event
-        )
+        # The room is in the space before this: a counsellor may already have joined it,
+        # and was recorded as the one to claim it (see _claim_during_set_up). One
+        # statement decides, so the join lands either before it (a claim) or after.
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conv.id, Conversation.state == State.REQUESTED.value)
+                .values(
+                    state=case(
+                        (Conversation.claimed_by.is_(None), State.WAITING.value),
+                        else_=State.CLAIMING.value,
+                    ),
+                    lobby_event_id=lobby_event,
+                    event_seq=Conversation.event_seq + 1,
+                )
+            )
+        fresh = await self.repo.get(conv.id)
+        if rows_changed(result) == 1 and fresh is not None and fresh.state == State.CLAIMING:
+            log.info("conversation_claimed", conversation=conv.id, kommune=conv.kommune)
+            self.tasks.spawn(self.finish_claim(conv.id), name=f"claim-{conv.id}")
 
     # -- membership: claim, more counsellors, leaving -------------------------------------
 
@@ -217,6 +234,8 @@ class Conversations:
         counsellors = [*conv.counsellors, user_id] if user_id not in conv.counsellors else None
         if counsellors is None:
             return  # a profile change, not a new join
+        if conv.state == State.REQUESTED and await self._claim_during_set_up(conv, user_id):
+            return
         if await self.repo.transition(
             conv.id,
             [State.WAITING],
@@ -232,6 +251,35 @@ class Conversations:
         await self.steps.record(
             conv.id, key, StepKind.ANOTHER_COUNSELLOR, user_id, counsellors=counsellors
         )
+
+    async def _claim_during_set_up(self, conv: Conversation, user_id: str) -> bool:
+        """A counsellor joined while the room is still being set up (it is in the space
+        before its lobby entry exists): they are recorded as the one claiming it, and the
+        set-up's last step makes it a claim. False if the set-up finished meanwhile."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.id == conv.id,
+                    Conversation.state == State.REQUESTED.value,
+                    Conversation.claimed_by.is_(None),
+                )
+                .values(
+                    claimed_by=user_id,
+                    claimed_at=utcnow(),
+                    counsellors=[*conv.counsellors, user_id],
+                )
+            )
+        if rows_changed(result) == 1:
+            log.info("claimed_during_set_up", conversation=conv.id)
+            return True
+        fresh = await self.repo.get(conv.id)
+        if fresh is not None and fresh.state == State.REQUESTED:
+            # Someone else is already claiming it during set-up: one more counsellor.
+            return False
+        if fresh is not None:
+            conv.state, conv.counsellors = fresh.state, fresh.counsellors
+        return False
 
     async def _counsellor_left(self, conv: Conversation, user_id: str, event_id: str) -> None:
         remaining = [c for c in conv.counsellors if c != user_id]

@@ -23,6 +23,7 @@ from bots.db.repo import utcnow
 from bots.deletion import DeletionIncomplete
 from bots.digest import Digests
 from bots.feedback import forget_expired_feedback_keys
+from bots.handled_events import HandledEvents
 from bots.lifecycle import Conversations, short_hash
 from bots.texts import counsellor_text
 from bots.transfer import finish_transfer
@@ -61,6 +62,7 @@ class Maintenance:
                 acted += 1
         acted += await self._end_shifts(now)
         await forget_expired_feedback_keys(self.convs.sessions)
+        await HandledEvents(self.convs.sessions).forget_older_than()
         await self._forget_purged(now)
         try:
             acted += await self.digests.post_due(now)

@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from bots.appservice import create_appservice_app
+from bots.catch_up import CatchUp
 from bots.config import Config
 from bots.db.engine import ensure_schema, make_engine, make_sessionmaker
 from bots.events import EventRouter
@@ -18,6 +19,7 @@ from bots.intake.api import create_intake_app
 from bots.intake.pages import add_page_routes
 from bots.intake.ratelimit import RateLimiter
 from bots.keys import (
+    CATCH_UP,
     CONFIG,
     CONVERSATIONS,
     DUTY,
@@ -65,8 +67,11 @@ async def conversations(app: web.Application) -> AsyncIterator[None]:
     convs = Conversations(app[CONFIG], app[SESSIONS], app[LINKS], app[SIGNALS], tasks)
     app[CONVERSATIONS] = convs
     app[DUTY] = convs.duty
-    app[ROUTER] = EventRouter(convs)
-    loop = asyncio.create_task(maintenance_loop(Maintenance(convs)), name="maintenance")
+    router = EventRouter(convs)
+    app[ROUTER] = router
+    catch_up = CatchUp(convs, router)
+    app[CATCH_UP] = catch_up
+    loop = asyncio.create_task(maintenance_loop(catch_up, Maintenance(convs)), name="maintenance")
     yield
     loop.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -74,10 +79,16 @@ async def conversations(app: web.Application) -> AsyncIterator[None]:
     await tasks.cancel_all()
 
 
-async def maintenance_loop(maintenance: Maintenance) -> None:
-    """First resume everything a crash left under way, then keep the clock-driven rules."""
+async def maintenance_loop(catch_up: CatchUp, maintenance: Maintenance) -> None:
+    """Each pass: first read what the homeservers did not push (at start-up: what happened
+    while the bot was down), then resume everything a crash left under way (at start-up
+    all of it, later what is stale), then keep the clock-driven rules."""
     stale_only = False
     while True:
+        try:
+            await catch_up.run()
+        except Exception:
+            log.exception("catch_up_failed")
         try:
             await maintenance.run(stale_only=stale_only)
             stale_only = True

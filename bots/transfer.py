@@ -27,7 +27,6 @@ from bots.matrix.errors import Forbidden, MatrixError
 
 log = structlog.get_logger(__name__)
 TRANSFERABLE = (State.WAITING, State.CLAIMING, State.ACTIVE)
-BOT_POWER = 100
 
 
 async def start_transfer(convs: Conversations, conv: Conversation, target: Municipality) -> bool:
@@ -67,8 +66,8 @@ async def finish_transfer(convs: Conversations, conv_id: str) -> None:
         # homeserver can authorise its own counsellors' restricted joins.
         levels = await home.bot.get_state(room_id, "m.room.power_levels")
         bot_there = there.registration.bot_user_id
-        if levels.get("users", {}).get(bot_there) != BOT_POWER:
-            levels.setdefault("users", {})[bot_there] = BOT_POWER
+        if levels.get("users", {}).get(bot_there) != shape.BOT_POWER:
+            levels.setdefault("users", {})[bot_there] = shape.BOT_POWER
             await home.bot.put_state(room_id, "m.room.power_levels", levels)
         with contextlib.suppress(Forbidden):  # already invited or joined
             await home.bot.invite(room_id, bot_there)

@@ -27,7 +27,7 @@ def push(stack: Stack, http: aiohttp.ClientSession, txn_id: str, events: list, t
     return http.put(url, json={"events": events}, headers=headers)
 
 
-async def test_transactions_are_authenticated_and_handled_once(
+async def test_transactions_are_authenticated_and_events_handled_once(
     stack: Stack, http: aiohttp.ClientSession
 ) -> None:
     youth = await Youth(stack.intake, http).start("testby")
@@ -46,14 +46,13 @@ async def test_transactions_are_authenticated_and_handled_once(
         assert r.status == 401
     async with push(stack, http, "tx", [join], "wrong-token-" + "x" * 20) as r:
         assert r.status == 403
+    assert (await stack.conversations.repo.get(conv.id)).state == State.WAITING
+    # Synapse on SQLite numbers its transactions from 1 again after a restart: an id
+    # seen before may carry new events, and they must be handled.
     txn = f"txn-{secrets.token_hex(4)}"
     async with push(stack, http, txn, [], hs_token) as r:
         assert r.status == 200 and await r.json() == {}
-    # The same id again, now carrying a join: acknowledged, but not handled a second time.
     async with push(stack, http, txn, [join], hs_token) as r:
-        assert r.status == 200
-    assert (await stack.conversations.repo.get(conv.id)).state == State.WAITING
-    async with push(stack, http, f"{txn}-2", [join], hs_token) as r:
         assert r.status == 200
     assert (await stack.conversations.repo.get(conv.id)).state in (State.CLAIMING, State.ACTIVE)
     assert await youth.end() == 200

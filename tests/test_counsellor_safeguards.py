@@ -90,14 +90,22 @@ async def test_someone_not_listed_who_joins_is_removed_and_never_obeyed(
 ) -> None:
     c0 = stack.counsellors[0]
     youth, room_id, _ = await taken(stack, http, c0)
-    # A counsellor invites someone by mistake: a Matrix account not in the config.
+    # A counsellor invites someone by mistake, a Matrix account not in the config: the
+    # homeserver refuses, only the bot may invite (an invited outsider could read the
+    # whole history before the bot took them out).
     user_id, _, token = await stack.synapse.new_user("udenfor")
     outsider = Counsellor(stack.homeserver, user_id, token)
+    status, body = await c0.request(
+        "POST", f"/_matrix/client/v3/rooms/{room_id}/invite", {"user_id": user_id}
+    )
+    assert status == 403, body
+    # Someone unlisted can still be a member of the counsellors' space (put there by
+    # hand), and the join rule lets the space's members in.
+    bot = stack.conversations.links["local"].bot
+    space_id = stack.rooms["testby"].space_id
+    await bot.invite(space_id, user_id)
     try:
-        status, body = await c0.request(
-            "POST", f"/_matrix/client/v3/rooms/{room_id}/invite", {"user_id": user_id}
-        )
-        assert status == 200, body
+        await outsider.join(space_id)
         await outsider.join(room_id)
         sent = [
             await outsider.request(
@@ -117,6 +125,7 @@ async def test_someone_not_listed_who_joins_is_removed_and_never_obeyed(
         )
         assert user_id not in members["joined"]
     finally:
+        await bot.kick(space_id, user_id)
         await outsider.client.close()
     # Whatever they managed to send before they were out was not obeyed, nor shown.
     assert any(status == 200 for status, _ in sent), sent

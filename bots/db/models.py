@@ -204,17 +204,30 @@ class Duty(Base):
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-class AppserviceTransaction(Base):
-    """Transaction ids the homeserver pushed and we handled, so a retry is not handled twice."""
+class HandledEvent(Base):
+    """Room events the bot has handled, by event id, so an event pushed again (a retried
+    transaction, or found again by the catch-up) is not handled twice.
 
-    __tablename__ = "appservice_transactions"
+    Event ids are the one thing that cannot repeat: a homeserver's transaction ids can
+    (Synapse on SQLite numbers them from 1 again after a restart). Kept for
+    `HANDLED_EVENTS_KEPT` (bots/catch_up.py), longer than the catch-up looks back.
+    """
+
+    __tablename__ = "handled_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    handled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class CatchUpHorizon(Base):
+    """Since when the catch-up (bots/catch_up.py) reads a homeserver's rooms: events from
+    before the bot first caught up there were handled before event ids were recorded,
+    and must not be handled again."""
+
+    __tablename__ = "catch_up_horizons"
 
     homeserver: Mapped[str] = mapped_column(String(64), primary_key=True)
-    txn_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    # Indexed: old ids are deleted by age on every transaction.
-    handled_at: Mapped[dt.datetime] = mapped_column(
-        UTCDateTime(), server_default=func.now(), index=True
-    )
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class PageView(Base):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bots.command_text import is_command, normalise
 from bots.conversation_room import YOUTH_VALUES, YOUTH_VISIBLE
 
 TEXT_TYPES = ("m.text", "m.notice", "m.emote")
@@ -53,7 +54,7 @@ def strip_reply_fallback(body: str) -> str:
     (the Matrix spec's "fallback": lines starting with "> " up to the first blank line)."""
     lines = body.split("\n")
     i = 0
-    while i < len(lines) and lines[i].lstrip().startswith(">"):
+    while i < len(lines) and normalise(lines[i]).startswith(">"):
         i += 1
     while i < len(lines) and not lines[i].strip():
         i += 1
@@ -89,14 +90,15 @@ def _text(content: dict[str, Any], role: str, is_reply: bool) -> dict[str, str] 
     # A reply's quote names the replied-to sender and may hold a note: never relayed. A
     # counsellor's quote that looks like a fallback goes too where no reply is marked (an
     # edit's new content, a client that forgot the relation).
-    if is_reply or (role == "counsellor" and _FALLBACK_START.match(body)):
+    if is_reply or (role == "counsellor" and _FALLBACK_START.match(normalise(body))):
         body = strip_reply_fallback(body)
-    if not body.strip():
+    if not normalise(body).strip():  # nothing visible: nothing to show
         return None
     if role == "youth":
         return {"body": body}
-    # A counsellor's command or internal note; a stray space before it must not leak it.
-    if body.lstrip().startswith("!"):
+    # A counsellor's command or internal note; nothing invisible or look-alike before the
+    # "!" may leak it (the command parser reads it the same way).
+    if is_command(body):
         return None
     if content.get("msgtype") not in TEXT_TYPES:
         return {"body": FILE_NOTE, "key": FILE_KEY}

@@ -9,7 +9,7 @@ import contextlib
 
 import structlog
 
-from bots.matrix.errors import NotFound
+from bots.matrix.errors import MatrixError, NotFound
 from bots.matrix.gateway import ADMIN, MatrixGateway, path
 
 log = structlog.get_logger(__name__)
@@ -69,15 +69,25 @@ class SynapseAdmin:
                 await asyncio.sleep(attempt)
 
     async def _purge_once(self, room_id: str, deadline: float) -> None:
-        try:
-            started = await self._gw.request(
-                "DELETE",
-                path(["v2", "rooms", room_id], base=ADMIN),
-                {"purge": True, "block": False, "force_purge": True},
-            )
-        except NotFound:
-            return  # already gone
-        delete_id = started["delete_id"]
+        delete_id = await self._delete_under_way(room_id)
+        if delete_id is None:
+            try:
+                started = await self._gw.request(
+                    "DELETE",
+                    path(["v2", "rooms", room_id], base=ADMIN),
+                    {"purge": True, "block": False, "force_purge": True},
+                )
+                delete_id = started["delete_id"]
+            except NotFound:
+                return  # already gone
+            except MatrixError as exc:
+                # "Purge already in progress": one started meanwhile, or left by a crash
+                # of Synapse, which resumes it (within a minute of its restart).
+                delete_id = (
+                    await self._delete_under_way(room_id) if exc.http_status == 400 else None
+                )
+                if delete_id is None:
+                    raise
         status_path = path(["v2", "rooms", "delete_status", delete_id], base=ADMIN)
         loop = asyncio.get_running_loop()
         while True:
@@ -89,6 +99,22 @@ class SynapseAdmin:
             if loop.time() > deadline:
                 raise RoomPurgeFailed(f"purge of {room_id} not done in time")
             await asyncio.sleep(0.2)
+
+    async def _delete_under_way(self, room_id: str) -> str | None:
+        """The id of a deletion of this room that Synapse is still carrying out, if any
+        (one started by an earlier attempt of ours whose answer was lost, too)."""
+        try:
+            listing = await self._gw.request(
+                "GET", path(["v2", "rooms", room_id, "delete_status"], base=ADMIN)
+            )
+        except NotFound:
+            return None
+        for task in listing.get("results") or []:
+            if isinstance(task, dict) and task.get("status") in ("scheduled", "active"):
+                delete_id = task.get("delete_id")
+                if isinstance(delete_id, str):
+                    return delete_id
+        return None
 
     async def deactivate_user(self, user_id: str) -> None:
         """Deactivate without erasing: its messages stay readable to the room's members."""

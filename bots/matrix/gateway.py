@@ -187,6 +187,20 @@ class MatrixGateway:
             "GET", path(["rooms", room_id, "messages"], query), as_user=as_user
         )
 
+    async def messages_before(
+        self, room_id: str, from_token: str | None, event_types: Sequence[str], limit: int = 50
+    ) -> dict[str, Any]:
+        """Room events backwards from `from_token` (from the newest when None), as the
+        account itself sees them."""
+        query: dict[str, Any] = {
+            "dir": "b",
+            "limit": limit,
+            "filter": Api.to_json({"types": list(event_types)}),
+        }
+        if from_token:
+            query["from"] = from_token
+        return await self.request("GET", path(["rooms", room_id, "messages"], query))
+
     async def room_event(self, room_id: str, event_id: str, *, as_user: str) -> dict[str, Any]:
         return await self.request(
             "GET", path(["rooms", room_id, "event", event_id]), as_user=as_user
