@@ -105,7 +105,7 @@ def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, 
 @pytest.fixture(scope="session")
 async def stack(synapse: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     tmp: Path = tmp_path_factory.mktemp("bot")
-    # Counsellors 0 and 1 work for testby (0 also for lukketby), 2 for nordby.
+    # All three work for testby; 0 also for lukketby, 2 also for nordby.
     users = [await synapse.new_user("raadgiver") for _ in range(3)]
     data = config_data(synapse, f"sqlite+aiosqlite:///{tmp / 'bot.db'}", [u[0] for u in users])
     config = parse_config(data, tmp)

@@ -113,3 +113,65 @@ async def test_an_account_outside_the_counsellor_space_cannot_join(
     finally:
         await outsider.client.close()
     assert await youth.end() == 200
+
+
+async def test_another_municipalitys_counsellor_and_an_outsider_can_neither_join_nor_read(
+    stack: Stack, http: aiohttp.ClientSession
+):
+    """Testby's counsellor is a counsellor, but not Nordby's: Nordby's conversations are
+    as closed to them as to a stranger, and no message of theirs ever reaches the youth."""
+    youth = await Youth(stack.intake, http).start("nordby")
+    youth.listen()
+    conv = await stack.conversations.repo.get(youth.conversation)
+    assert conv is not None and conv.room_id
+    await youth.send("hemmelighed")
+    testby_only = stack.counsellors[1]
+    user_id, _, token = await stack.synapse.new_user("udenfor")
+    outsider = Counsellor(stack.homeserver, user_id, token)
+    room = conv.room_id
+    try:
+        for who in (testby_only, outsider):
+            for method, url, body in (
+                ("POST", f"/_matrix/client/v3/join/{room}", {}),
+                ("POST", f"/_matrix/client/v3/rooms/{room}/join", {}),
+                ("GET", f"/_matrix/client/v3/rooms/{room}/messages?dir=b", None),
+                ("GET", f"/_matrix/client/v3/rooms/{room}/state", None),
+                ("PUT", f"/_matrix/client/v3/rooms/{room}/send/m.room.message/x1", {"body": "hej"}),
+                ("POST", f"/_matrix/client/v3/rooms/{room}/invite", {"user_id": user_id}),
+            ):
+                status, answer = await who.request(method, url, body)
+                assert status == 403, (who.user_id, method, url, answer)
+                assert "hemmelighed" not in str(answer)
+            # Nor through the space: they are not members of Nordby's.
+            space = stack.rooms["nordby"].space_id
+            status, _ = await who.request("GET", f"/_matrix/client/v1/rooms/{space}/hierarchy")
+            assert status == 403
+    finally:
+        await outsider.client.close()
+    await youth.wait_for(lambda e: e.get("type") == "queue")
+    assert [e.get("from") for e in youth.received if e.get("type") == "message"] == ["youth"]
+    assert await youth.end() == 200
+    await youth.stop_listening()
+
+
+async def test_markup_from_a_youth_reaches_element_as_plain_text(
+    stack: Stack, http: aiohttp.ClientSession
+):
+    """Whatever a young person types is sent as plain text: no HTML a counsellor's client
+    would render, no mentions that ping anyone, no formatting of any kind."""
+    c = stack.counsellors[0]
+    youth = await Youth(stack.intake, http).start("testby")
+    conv = await stack.conversations.repo.get(youth.conversation)
+    assert conv is not None and conv.room_id
+    await c.join(conv.room_id)
+    hostile = (
+        '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+        "<a href='https://evil.example'>klik</a> @room @raadgiver:ungechat.test"
+    )
+    assert await youth.send(hostile) == 202
+    [event] = await c.sync_until(
+        lambda: [e for e in c.sources(conv.room_id) if e["content"].get("body") == hostile]
+    )
+    assert event["content"] == {"msgtype": "m.text", "body": hostile}
+    assert event["sender"] == conv.youth_user_id
+    assert await youth.end() == 200

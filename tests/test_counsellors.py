@@ -2,7 +2,7 @@
 commands and their helpful refusals, notes that never reach the youth, more counsellors
 joining and leaving, idle and end-of-hours endings, reminders, transfers and holds.
 
-Counsellors 0 and 1 work for testby (0 also for lukketby), counsellor 2 for nordby
+All three counsellors work for testby; 0 also for lukketby, 2 also for nordby
 (whose counsellors read English); see tests/stack_fixture.py.
 """
 
