@@ -71,3 +71,18 @@ async def pg_tables_containing(url: str, needle: str) -> list[str]:
         return sorted(found)
     finally:
         await conn.close()
+
+
+def files_containing(directory: Path, needle: str) -> list[str]:
+    """Files under `directory` (any depth) whose bytes hold `needle`: databases with
+    their free pages and journals, logs, media, whatever a process left there."""
+    raw = needle.encode()
+    found = []
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            try:
+                if raw in path.read_bytes():
+                    found.append(str(path.relative_to(directory)))
+            except OSError:  # gone meanwhile (a journal), or a socket
+                continue
+    return found

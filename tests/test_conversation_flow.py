@@ -14,7 +14,7 @@ from nio import UploadResponse
 from sqlalchemy import select
 
 from bots.db.models import Conversation, ConversationStats, State
-from tests.db_scan import tables_containing
+from tests.db_scan import files_containing, tables_containing
 from tests.matrix_helpers import Youth
 from tests.stack_fixture import Stack
 
@@ -114,6 +114,10 @@ async def test_conversation_end_to_end_leaves_nothing_behind(
     bot_db = Path(stack.config.database.split("///", 1)[1])
     assert await asyncio.to_thread(tables_containing, bot_db, canary) == []
     assert await asyncio.to_thread(tables_containing, bot_db, room_id) == []
+    # Nor in any file the homeserver or the bot keeps: database pages the homeserver
+    # freed (overwritten, deploy/local/synapse_main.py), journals, logs, media.
+    for directory in (stack.synapse.local.state_dir, bot_db.parent):
+        assert await asyncio.to_thread(files_containing, directory, canary) == []
 
     # Exactly one anonymous stats row.
     async with stack.conversations.sessions() as session:

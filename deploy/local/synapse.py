@@ -209,7 +209,7 @@ class LocalSynapse:
         if self._proc is not None and self._proc.returncode is None:
             raise SynapseError("already running")
         self._prepare_state()
-        command = [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.config_path)]
+        command = [sys.executable, "-m", "deploy.local.synapse_main", "-c", str(self.config_path)]
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the fd
             self._proc = await asyncio.create_subprocess_exec(
                 *command,
