@@ -119,7 +119,9 @@ class CatchUp:
         found: list[dict[str, Any]] = []
         token: str | None = None
         for _ in range(MAX_PAGES_BACK):
-            page = await link.bot.messages_before(room_id, token, ROOM_EVENT_TYPES)
+            page = await link.bot.messages(
+                room_id, from_token=token, backwards=True, event_types=ROOM_EVENT_TYPES, limit=50
+            )
             chunk = [e for e in page.get("chunk") or [] if isinstance(e, dict)]
             ids = {e["event_id"] for e in chunk if isinstance(e.get("event_id"), str)}
             handled = await self.router.handled.handled(ids)

@@ -137,6 +137,8 @@ class Municipality:
     fictional: bool = False  # a made-up municipality, not checked against the official list
     campaign: Mapping[str, LocalText] = field(default_factory=dict)  # words on print material
     campaign_color: str | None = None
+    # The municipality's own sites that may frame the youth page (origins, lowercase).
+    embed_origins: tuple[str, ...] = ()
 
     def youth_texts(self) -> dict[str, LocalText]:
         """The page's texts: the municipality's own words over the defaults."""
@@ -393,6 +395,7 @@ def _municipality(m: dict[str, Any]) -> Municipality:
             if key != "color"
         },
         campaign_color=(m.get("campaign") or {}).get("color"),
+        embed_origins=tuple(m.get("embed_origins", [])),
     )
 
 

@@ -72,6 +72,10 @@ PATTERN_WORDS = {
         "(like 'ringkoebing-skjern'; write æ, ø, å as ae, oe, aa)"
     ),
     r"^#[0-9a-fA-F]{6}$": "a colour written as # and six hex digits, like '#2f5d50'",
+    r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$": (
+        "a site's origin: https:// and the host name in lowercase, with no path and "
+        "no '/' at the end, like https://www.halsnaes.dk"
+    ),
     r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:[0-9]+)?$": (
         "a Matrix user id like '@anna:halsnaes.dk' (lowercase before the ':')"
     ),
@@ -264,6 +268,7 @@ def rule_problems(data: dict[str, Any]) -> Iterator[str]:
                     f"{key_path([*at, 'partners', p_index])}: {partner!r} is not another "
                     "municipality in this config"
                 )
+        yield from _embed_problems(m.get("embed_origins", []), [*at, "embed_origins"], data)
         question_ids: set[str] = set()
         for q_index, question in enumerate(m.get("questions", [])):
             q_at = [*at, "questions", q_index]
@@ -274,6 +279,20 @@ def rule_problems(data: dict[str, Any]) -> Iterator[str]:
             for o_index, oid in enumerate(option_ids):
                 if oid in option_ids[:o_index]:
                     yield f"{key_path([*q_at, 'options', o_index, 'id'])}: {oid!r} is used twice"
+
+
+def _embed_problems(origins: list[str], at: list[Any], data: dict[str, Any]) -> Iterator[str]:
+    """An embedding site must be served with https (a page that travels unencrypted can be
+    changed on the way to frame the chat), except in a local test on plain http."""
+    if data["public_url"].startswith("http://"):
+        return
+    for index, origin in enumerate(origins):
+        if origin.startswith("http://"):
+            yield (
+                f"{key_path([*at, index])}: {origin!r} is not https: a page sent without "
+                "encryption could be changed on the way to show the chat; use https:// "
+                "(http:// is accepted only while public_url is http:// too)"
+            )
 
 
 def unknown_homeserver(at: list[Any], value: str, homeservers: Iterable[str]) -> Iterator[str]:

@@ -5,7 +5,7 @@ bug or bad input, which must not be retried forever."""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bots.matrix.errors import MatrixError, Unreachable
@@ -17,7 +17,7 @@ def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, MatrixError):
         # The homeserver answered, but is failing or overloaded right now.
         return exc.errcode == "M_LIMIT_EXCEEDED" or (exc.http_status or 0) >= 500
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, OperationalError | InterfaceError):
         return True  # the database went away, is locked or refuses connections
     if isinstance(exc, DBAPIError):
         return bool(exc.connection_invalidated)

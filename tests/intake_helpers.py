@@ -7,17 +7,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import cache
 from typing import Any
 
+import aiohttp
 import jsonschema
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from sqlalchemy import select
 
+from bots.db.models import Conversation
 from bots.lifecycle import OPEN_STATES
 from schemas import SCHEMA_DIR
+from tests.matrix_helpers import Youth
 from tests.stack_fixture import Stack
 
 OPENAPI = "urn:ungechat:intake-openapi"
@@ -35,16 +40,32 @@ async def on_duty(stack: Stack, kommune: str, user_id: str) -> AsyncIterator[int
 
 
 @contextlib.contextmanager
-def partners(stack: Stack, slug: str, names: tuple[str, ...]) -> Iterator[None]:
-    """The running bot's config with `slug` naming partners, as a reloaded config would."""
+def changed_municipality(stack: Stack, slug: str, **changes: Any) -> Iterator[None]:
+    """The running bot's config with `slug` changed, as a reloaded config would be."""
     config = stack.config
     before = config.municipalities
-    changed = tuple(dataclasses.replace(m, partners=names) if m.slug == slug else m for m in before)
+    changed = tuple(dataclasses.replace(m, **changes) if m.slug == slug else m for m in before)
     object.__setattr__(config, "municipalities", changed)  # frozen; the bot holds this object
     try:
         yield
     finally:
         object.__setattr__(config, "municipalities", before)
+
+
+def partners(stack: Stack, slug: str, names: tuple[str, ...]) -> contextlib.AbstractContextManager:
+    """The running bot's config with `slug` naming partners."""
+    return changed_municipality(stack, slug, partners=names)
+
+
+def embedding(stack: Stack, slug: str, *origins: str) -> contextlib.AbstractContextManager:
+    """The running bot's config with these sites allowed to frame `slug`'s page."""
+    return changed_municipality(stack, slug, embed_origins=origins)
+
+
+async def conversation_ids(stack: Stack) -> set[str]:
+    """The ids of every conversation the bot's database holds (in any state)."""
+    async with stack.conversations.sessions() as session:
+        return set((await session.scalars(select(Conversation.id))).all())
 
 
 async def ended_in_the_bot(stack: Stack, conversation: str) -> str | None:
@@ -68,3 +89,54 @@ def conforms(instance: Any, component: str) -> None:
     """Raise unless `instance` is what the OpenAPI file says `component` is."""
     schema = {"$ref": f"{OPENAPI}#/components/schemas/{component}"}
     jsonschema.Draft202012Validator(schema, registry=_registry()).validate(instance)
+
+
+class Stream:
+    """One event stream as a page (or a script) holds it, read in the background."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.received: list[dict[str, Any]] = []
+        self._arrived = asyncio.Event()
+        self._task = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, http: aiohttp.ClientSession, youth: Youth) -> Stream | dict[str, Any]:
+        """The open stream, or the error it was refused with."""
+        response = await http.get(youth.url("events"), headers=youth.auth)
+        if response.status != 200:
+            error = await response.json()
+            response.release()
+            return error
+        return cls(response)
+
+    async def _read(self) -> None:
+        async for raw in self.response.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("data: "):
+                self.received.append(json.loads(line[6:]))
+                self._arrived.set()
+        self._arrived.set()
+
+    def ended(self) -> bool:
+        """The server has ended this stream."""
+        return self._task.done()
+
+    async def until_ended(self) -> None:
+        await asyncio.shield(self._task)
+
+    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        async with asyncio.timeout(20):
+            while True:
+                for item in self.received:
+                    if predicate(item):
+                        return item
+                assert not self.ended(), f"stream ended; received {self.received}"
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self.response.close()

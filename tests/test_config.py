@@ -48,6 +48,7 @@ def test_the_example_is_read_as_written(tmp_path: Path) -> None:
     assert m.youth_texts()["help_now"].get("en") == m.youth_texts()["help_now"].get("da")
     assert "Halsnæs" in m.youth_texts()["intro"].get("da")
     assert m.youth_url(config.public_url) == "https://chat.halsnaes.dk/k/halsnaes"
+    assert m.embed_origins == ("https://www.halsnaes.dk", "https://ukc.halsnaes.dk")
     assert config.database == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'ungechat.db'}"
     hs = config.homeservers["halsnaes"]
     assert hs.registration_file == tmp_path / "ungechat-registration.yaml"
@@ -171,6 +172,18 @@ MISTAKES = [
         "municipalities[0].channels[1]",
         "'ukendt'",
         "'ukendt' is reserved",
+    ),
+    mistake(
+        lambda d: municipality(d).update(embed_origins=["https://www.halsnaes.dk/ungdom"]),
+        "municipalities[0].embed_origins[0]",
+        "'https://www.halsnaes.dk/ungdom'",
+        "should be a site's origin: https:// and the host name in lowercase, with no path",
+    ),
+    mistake(
+        lambda d: municipality(d).update(embed_origins=["www.halsnaes.dk"]),
+        "municipalities[0].embed_origins[0]",
+        "'www.halsnaes.dk'",
+        "should be a site's origin",
     ),
     # A wrong kind of value, in plain words.
     mistake(
@@ -300,6 +313,22 @@ MISTAKES = [
         "'ikke et navn'",
         "is not a Matrix server name",
     ),
+    mistake(
+        lambda d: municipality(d).update(
+            embed_origins=["https://www.halsnaes.dk", "http://ukc.halsnaes.dk"]
+        ),
+        "municipalities[0].embed_origins[1]",
+        "'http://ukc.halsnaes.dk'",
+        "is not https",
+    ),
+    mistake(
+        lambda d: municipality(d).update(
+            embed_origins=["https://www.halsnaes.dk", "https://www.halsnaes.dk"]
+        ),
+        "municipalities[0].embed_origins[1]",
+        "'https://www.halsnaes.dk'",
+        "is listed twice (also at [0])",
+    ),
     # Secrets are never shown, not even a wrong one.
     mistake(
         lambda d: d["homeservers"]["halsnaes"]["appservice"].update(as_token="kort"),
@@ -355,6 +384,19 @@ def test_a_trusted_proxy_that_is_not_an_address_is_named() -> None:
         "intake.trusted_proxies[1]: 'proxy.halsnaes.dk' is not an IP address or a network "
         "like '10.0.0.0/24'"
     ]
+
+
+def test_embedding_sites_on_plain_http_only_for_a_local_test(tmp_path: Path) -> None:
+    """A municipality without embed_origins may be framed by nobody else; http:// sites
+    are accepted while the chat itself is on http:// (the local demo, the tests)."""
+    data = valid()
+    municipality(data).pop("embed_origins")
+    assert parse_config(data, tmp_path).municipalities[0].embed_origins == ()
+    data["public_url"] = "http://127.0.0.1:8080"
+    municipality(data)["embed_origins"] = ["http://localhost:8000"]
+    assert parse_config(data, tmp_path).municipalities[0].embed_origins == (
+        "http://localhost:8000",
+    )
 
 
 def test_several_mistakes_are_all_named() -> None:

@@ -6,6 +6,7 @@ conversation behind."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from aiohttp import web
 from deploy.local.synapse import free_port
 from provisioning.campaign.material import EMBED_CHANNEL, embed_snippet
 from tests.browser_fixture import NEUTRAL, Watched, browser, new_page
-from tests.intake_helpers import ended_in_the_bot
+from tests.intake_helpers import embedding, ended_in_the_bot
 from tests.stack_fixture import Stack
 
 __all__ = ["browser"]  # fixture used by name
@@ -26,8 +27,8 @@ HOST_PAGE = """<!doctype html><html lang="da"><head><meta charset="utf-8">
 <p>Holdstart, klubaftener og ture.</p>{snippet}</body></html>"""
 
 
-@pytest.fixture
-async def municipal_site(stack: Stack) -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def site_with_the_button(stack: Stack) -> AsyncIterator[str]:
     """A youth school's page on `localhost`: another site than the chat's 127.0.0.1; and
     the same page in English at /en."""
     # Exactly what `ungechat links` prints for a municipality's web page.
@@ -45,8 +46,25 @@ async def municipal_site(stack: Stack) -> AsyncIterator[str]:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://localhost:{port}"
-    await runner.cleanup()
+    try:
+        yield f"http://localhost:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def municipal_site(stack: Stack) -> AsyncIterator[str]:
+    """The municipality's own site, listed in its `embed_origins`."""
+    async with site_with_the_button(stack) as site:
+        with embedding(stack, "testby", site):
+            yield site
+
+
+@pytest.fixture
+async def other_site(stack: Stack) -> AsyncIterator[str]:
+    """Someone else's site with the same button: not listed anywhere."""
+    async with site_with_the_button(stack) as site:
+        yield site
 
 
 @pytest.fixture
@@ -152,3 +170,23 @@ async def test_escape_twice(stack: Stack, municipal_site: str, visitor: Watched,
     assert await frame.locator("#view-chat").is_hidden()
     assert visitor.foreign_requests(municipal_site, stack.intake) == []
     assert visitor.problems == []
+
+
+async def test_a_site_the_municipality_has_not_listed_cannot_show_the_chat(
+    stack: Stack, other_site: str, visitor: Watched
+) -> None:
+    """Any site could copy the button; the browser refuses to show the chat inside it, so
+    it cannot pass itself off as the municipality's chat (and no conversation starts)."""
+    page = visitor.page
+    await page.goto(other_site + "/")
+    async with (
+        page.expect_response(lambda r: "/k/testby" in r.url) as served,
+        page.expect_event("console", lambda m: "frame-ancestors" in m.text) as refused,
+    ):
+        await page.get_by_role("button", name="Chat anonymt med en rådgiver").click()
+    policy = (await served.value).headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in policy and other_site not in policy
+    assert "has been blocked" in (await refused.value).text
+    frame = page.frame_locator("#ungechat-panel iframe")
+    assert await frame.locator("#quick-exit").count() == 0
+    assert visitor.api_calls("/api/v1/kommuner/testby") == []  # the chat never ran

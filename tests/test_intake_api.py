@@ -4,22 +4,40 @@ deletions with real counsellors on a real Synapse."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
+import time
+from ipaddress import ip_network
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bots.config import parse_config
-from bots.db.models import ConversationStats, State
+from bots.db.models import ConversationStats, PageView, State
 from bots.hours import COPENHAGEN
+from bots.intake.errors import error_middleware
 from bots.intake.info import hours_fields
 from bots.intake.pages import STATIC_DIR
 from bots.lifecycle import OPEN_STATES
-from tests.intake_helpers import conforms, on_duty, partners
+from bots.matrix.errors import MatrixError
+from bots.matrix.gateway import MatrixGateway
+from deploy.local.synapse import free_port
+from tests.intake_helpers import (
+    Stream,
+    conforms,
+    conversation_ids,
+    embedding,
+    on_duty,
+    partners,
+)
 from tests.matrix_helpers import Youth
 from tests.offline_config import offline_config_data
 from tests.stack_fixture import Stack
@@ -148,13 +166,133 @@ async def test_bad_start_requests_get_a_reason(
         assert error["next_opening"]
 
 
-async def test_body_that_is_not_json(stack: Stack, http: aiohttp.ClientSession) -> None:
-    async with http.post(f"{stack.intake}/api/v1/conversations", data=b"{nope") as r:
-        assert r.status == 400
-        assert (await r.json())["errcode"] == "M_NOT_JSON"
+START = {"kommune": "testby", "kanal": "plakat", "answers": {}}
+EVIL = "https://evil.example"
 
 
-async def test_unknown_channel_is_not_recorded_as_given(stack: Stack, http: aiohttp.ClientSession):
+def multipart() -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("kommune", "testby")
+    form.add_field("file", b"{}", filename="x.json", content_type="application/json")
+    return form
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "status"),
+    [
+        # A hostile page's fetch(…, {mode: "no-cors"}): text/plain, from its own origin.
+        (json.dumps(START), {"Content-Type": "text/plain", "Origin": EVIL}, 403),
+        (json.dumps(START), {"Content-Type": "application/json", "Origin": EVIL}, 403),
+        # A form on another site: the browser says where it came from.
+        (START, {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}, 403),
+        (json.dumps(START), {"Sec-Fetch-Site": "cross-site"}, 403),  # no Origin, but cross-site
+        (json.dumps(START), {"Content-Type": "application/json", "Origin": "null"}, 403),
+        # The same bodies from no browser at all: still not JSON.
+        (json.dumps(START), {"Content-Type": "text/plain"}, 415),
+        (START, {}, 415),  # form-encoded
+        (multipart(), {}, 415),
+        (json.dumps(START).encode(), {}, 415),  # no Content-Type at all
+    ],
+    ids=[
+        "no-cors",
+        "json-cross-site",
+        "form",
+        "fetch-metadata",
+        "opaque",
+        "text",
+        "form-plain",
+        "multipart",
+        "untyped",
+    ],
+)
+async def test_other_websites_cannot_start_conversations(
+    stack: Stack, http: aiohttp.ClientSession, data, headers, status
+) -> None:
+    """What another website could make a visitor's browser send: refused, and nothing
+    starts (no room, no lobby entry, nothing in the stats)."""
+    before = await conversation_ids(stack)
+    url = f"{stack.intake}/api/v1/conversations"
+    untyped = ("Content-Type",) if isinstance(data, bytes) else ()  # not even octet-stream
+    async with http.post(url, data=data, headers=headers, skip_auto_headers=untyped) as r:
+        assert r.status == status
+        error = await r.json()
+    assert error["errcode"] == ("M_FORBIDDEN" if status == 403 else "M_NOT_JSON")
+    assert ("other websites" if status == 403 else "application/json") in error["error"]
+    conforms(error, "Error")
+    assert await conversation_ids(stack) == before
+
+
+async def test_the_page_itself_and_the_municipalitys_sites_may_start(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    url = f"{stack.intake}/api/v1/conversations"
+    school = "https://www.testby-ungdomsskole.dk"
+    allowed = [
+        {"Sec-Fetch-Site": "same-origin", "Origin": stack.config.public_url},  # the page
+        {"Origin": stack.config.public_url},  # a browser without fetch metadata
+        {"Sec-Fetch-Site": "same-origin"},  # a same-origin request may leave Origin out
+        {},  # no browser: a monitor, a script, the tests
+    ]
+    started = []
+    with embedding(stack, "testby", school):
+        for headers in [*allowed, {"Origin": school, "Sec-Fetch-Site": "cross-site"}]:
+            async with http.post(url, json=START, headers=headers) as r:
+                assert r.status == 201, headers
+                started.append(await r.json())
+    # Once the site is no longer listed, it is another website again.
+    async with http.post(url, json=START, headers={"Origin": school}) as r:
+        assert r.status == 403
+    for data in started:
+        assert await Youth(stack.intake, http, data["conversation"], data["token"]).end() == 200
+
+
+DEEP = b"[" * 20_000 + b"]" * 20_000  # well under the 64 KB a body may have
+MALFORMED = [
+    pytest.param(b"{nope", 400, "M_NOT_JSON", "not valid JSON", id="not-json"),
+    pytest.param(b"", 400, "M_NOT_JSON", "not valid JSON", id="empty"),
+    pytest.param(DEEP, 400, "M_NOT_JSON", "nested too deeply", id="deep-array"),
+    pytest.param(b'{"a":' * 5_000 + b"1" + b"}" * 5_000, 400, "M_NOT_JSON", "nested", id="deep"),
+    pytest.param(b'{"body": "\xff\xfe"}', 400, "M_NOT_JSON", "not valid JSON", id="not-utf8"),
+    pytest.param(b'{"body": "\\ud800"}', 400, "M_NOT_JSON", "no Unicode", id="lone-surrogate"),
+    pytest.param(b'{"body": ' + b"9" * 5000 + b"}", 400, "M_NOT_JSON", "JSON", id="long-number"),
+    pytest.param(b"[1, 2]", 400, "M_BAD_JSON", "object", id="array"),
+    pytest.param(b'"x" ' * 30_000, 413, "M_TOO_LARGE", "", id="over-64kb"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "errcode", "reason"), MALFORMED)
+async def test_every_malformed_body_gets_a_reason(
+    stack: Stack, http: aiohttp.ClientSession, body: bytes, status: int, errcode: str, reason: str
+) -> None:
+    """Starting, writing and feedback read a body; each malformed one is a 4xx with a
+    reason, never a 500, and a refused start creates nothing."""
+    youth = await Youth(stack.intake, http).start("testby")
+    json_type = {"Content-Type": "application/json"}
+    before = await conversation_ids(stack)
+    try:
+        for url, headers in [
+            (f"{stack.intake}/api/v1/conversations", json_type),
+            (youth.url("messages"), {**json_type, **youth.auth}),
+            (youth.url("typing"), {**json_type, **youth.auth}),
+            (youth.url("feedback"), {**json_type, **youth.auth}),
+        ]:
+            method = "PUT" if url.endswith("typing") else "POST"
+            async with http.request(method, url, data=body, headers=headers) as r:
+                error = await r.json()
+                assert (r.status, error["errcode"]) == (status, errcode), (url, error)
+            assert reason in error["error"]
+            conforms(error, "Error")
+        # Ending does not read a body: a malformed one does not keep the youth in.
+        async with http.post(youth.url("end"), data=body, headers=json_type) as r:
+            assert r.status in (401, 413)  # no token, or too large to read at all
+        assert await conversation_ids(stack) == before
+    finally:
+        assert await youth.end() == 200
+
+
+async def test_unknown_channel_is_not_recorded_as_given(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
     """A free-form tag could single a young person out; only configured channels count."""
     body = {"kommune": "testby", "kanal": "til-maja-fra-mor"}
     async with http.post(f"{stack.intake}/api/v1/conversations", json=body) as r:
@@ -177,6 +315,7 @@ async def test_youth_page_is_served_with_a_strict_policy(stack: Stack, http: aio
         assert r.headers["Referrer-Policy"] == "no-referrer"
         assert "Set-Cookie" not in r.headers
         assert '<html lang="da"' in await r.text()
+        assert r.headers["Server"] == "ungechat"  # no software, no versions
     # A link to no chat says so in the page's language, as the page would choose it.
     url = f"{stack.intake}/k/atlantis"
     async with http.get(url) as r:
@@ -190,6 +329,90 @@ async def test_youth_page_is_served_with_a_strict_policy(stack: Stack, http: aio
             assert r.headers["Content-Language"] == "en"
     async with http.get(url, headers={"Accept-Language": "de, da;q=0.9, en;q=0.8"}) as r:
         assert (await r.text()).startswith("Den chat findes ikke")
+
+
+def frame_ancestors(csp: str) -> list[str]:
+    directive = next(d.strip() for d in csp.split(";") if "frame-ancestors" in d)
+    return directive.split()[1:]
+
+
+async def test_only_the_chat_and_the_municipalitys_own_sites_may_frame_its_page(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """No other site can put the youth page in a frame and pass itself off as the
+    municipality; its own sites (embed_origins) can, each only for its own chat."""
+
+    async def ancestors(path: str) -> list[str]:
+        async with http.get(f"{stack.intake}{path}") as r:
+            return frame_ancestors(r.headers["Content-Security-Policy"])
+
+    assert await ancestors("/k/testby") == ["'self'"]
+    with embedding(stack, "testby", "https://www.testby.dk", "https://ung.testby.dk"):
+        assert await ancestors("/k/testby?embed=1") == [
+            "'self'",
+            "https://www.testby.dk",
+            "https://ung.testby.dk",
+        ]
+        assert await ancestors("/k/nordby?embed=1") == ["'self'"]  # not nordby's site
+    # Nothing else is ever framed: the assets, the API, a chat that does not exist.
+    for path in ("/static/chat.js", "/api/v1/kommuner/testby", "/k/atlantis", "/embed.js"):
+        assert await ancestors(path) == ["'none'"], path
+
+
+async def nordby_views_today(stack: Stack) -> int:
+    async with stack.conversations.sessions() as session:
+        query = select(PageView.count).where(
+            PageView.kommune == "nordby",
+            PageView.kanal == "plakat",
+            PageView.date == dt.datetime.now(COPENHAGEN).date(),
+        )
+        return await session.scalar(query) or 0
+
+
+async def test_page_views_count_only_from_the_page_and_a_few_per_address(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """The funnel's first figure: asking again and again, from a script or from another
+    site, adds nothing; the page itself counts, up to five a day from one address."""
+    url = f"{stack.intake}/api/v1/kommuner/nordby?lang=da&kanal=plakat&view=1"
+    config = stack.config
+    saved = config.trusted_proxies
+    # Behind "our proxy" on 127.0.0.1, so each test visitor has an address of its own.
+    object.__setattr__(config, "trusted_proxies", (ip_network("127.0.0.1/32"),))
+
+    async def visit(address: str, **headers: str) -> None:
+        async with http.get(url, headers={"X-Forwarded-For": address, **headers}) as r:
+            assert r.status == 200  # the page loads the same, counted or not
+
+    try:
+        before = await nordby_views_today(stack)
+        for _ in range(5):
+            await visit("198.51.100.20")  # a script: no fetch metadata
+        await visit("198.51.100.21", **{"Sec-Fetch-Site": "none"})
+        assert await nordby_views_today(stack) == before
+        async with http.get(url, headers={"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}) as r:
+            assert r.status == 403  # another site's page cannot even ask
+        for _ in range(8):
+            await visit("198.51.100.22", **{"Sec-Fetch-Site": "same-origin"})
+        assert await nordby_views_today(stack) == before + 5
+        await visit("2001:db8:7:7::1", **{"Sec-Fetch-Site": "same-origin"})
+        await visit("198.51.100.23", **{"Sec-Fetch-Site": "same-origin"})
+        assert await nordby_views_today(stack) == before + 7
+    finally:
+        object.__setattr__(config, "trusted_proxies", saved)
+
+
+async def test_the_server_names_no_software(stack: Stack, http: aiohttp.ClientSession) -> None:
+    for method, path in [
+        ("GET", "/k/testby"),
+        ("GET", "/api/v1/kommuner/atlantis"),
+        ("POST", "/api/v1/conversations"),
+        ("GET", "/healthz"),
+        ("GET", "/nowhere"),
+    ]:
+        async with http.request(method, f"{stack.intake}{path}") as r:
+            assert r.headers["Server"] == "ungechat", path
+            assert "Python" not in str(r.headers) and "aiohttp" not in str(r.headers)
 
 
 def test_open_until_today_and_past_midnight_in_words(tmp_path: Path) -> None:
@@ -252,16 +475,16 @@ async def test_typing_read_and_feedback(stack: Stack, http: aiohttp.ClientSessio
     await other.end()
 
 
-async def test_a_beacon_ends_only_its_own_conversation(
+async def test_only_the_token_in_the_header_ends_a_conversation(
     stack: Stack, http: aiohttp.ClientSession
 ) -> None:
-    """The quick exit's `navigator.sendBeacon`: no headers, the token in a text/plain body."""
+    """The quick exit sends its end with `fetch(…, {keepalive: true})` and the token in
+    the header; a beacon-style text/plain body with the token is no way in any more."""
     youth = await Youth(stack.intake, http).start("testby")
     other = await Youth(stack.intake, http).start("testby")
 
-    async def beacon(body: bytes | None) -> tuple[int, dict]:
-        headers = {"Content-Type": "text/plain;charset=UTF-8"}
-        async with http.post(youth.url("end"), data=body, headers=headers) as r:
+    async def end(data: bytes | None, headers: dict[str, str]) -> tuple[int, dict]:
+        async with http.post(youth.url("end"), data=data, headers=headers) as r:
             return r.status, await r.json()
 
     async def state(who: Youth) -> State:
@@ -269,20 +492,163 @@ async def test_a_beacon_ends_only_its_own_conversation(
         assert conv is not None
         return State(conv.state)
 
-    assert (await beacon(None))[0] == 401
-    status, error = await beacon(b'{"token": 7}')
-    assert status == 401 and "token" in error["error"]
-    assert (await beacon(b"{nope"))[0] == 400
-    assert (await beacon(json.dumps({"token": "guessed"}).encode()))[0] == 403
-    # Another conversation's token does not end this one.
-    assert (await beacon(json.dumps({"token": other.token}).encode()))[0] == 403
+    token_body = json.dumps({"token": youth.token}).encode()
+    assert (await end(token_body, {"Content-Type": "text/plain;charset=UTF-8"}))[0] == 415
+    assert (await end(token_body, {"Content-Type": "application/json"}))[0] == 401
+    assert (await end(None, {"Authorization": "Bearer guessed"}))[0] == 403
+    assert (await end(None, other.auth))[0] == 403  # another conversation's token
     assert await state(youth) in OPEN_STATES
-    assert await beacon(json.dumps({"token": youth.token}).encode()) == (200, {"status": "closed"})
-    assert await state(youth) not in OPEN_STATES
+    keepalive = {**youth.auth, "Content-Type": "application/json", "Sec-Fetch-Site": "same-origin"}
+    assert await end(None, keepalive) == (200, {"status": "closed"})
     conv = await stack.conversations.repo.get(youth.conversation)
-    assert conv is not None and conv.ended_by == "youth"
+    assert conv is not None and conv.state not in OPEN_STATES and conv.ended_by == "youth"
     assert await state(other) in OPEN_STATES
     await other.end()
+
+
+async def test_a_flood_of_messages_is_held_back_and_a_fast_chat_is_not(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """A youth who writes fast, a line at a time with typing in between, is never held
+    back; a script posting in a loop is, with a clear 429 and when to try again, and only
+    in its own conversation. What is refused is not sent; what is accepted arrives."""
+    youth = await Youth(stack.intake, http).start("testby")
+    other = await Youth(stack.intake, http).start("testby")
+
+    async def send(who: Youth, text: str) -> tuple[int, dict, str | None]:
+        async with http.post(who.url("messages"), json={"body": text}, headers=who.auth) as r:
+            return r.status, await r.json(), r.headers.get("Retry-After")
+
+    async def typing(on: bool) -> int:
+        body = {"typing": on}
+        async with http.put(youth.url("typing"), json=body, headers=youth.auth) as r:
+            return r.status
+
+    try:
+        began = time.monotonic()
+        for n, line in enumerate(["hej", "jeg ved ikke", "hvordan jeg skal sige det", "men"]):
+            assert await typing(True) == 200
+            assert (await send(youth, f"{n} {line}"))[0] == 202
+        answers = [await send(youth, f"flood {n}") for n in range(40)]
+        statuses = [status for status, _, _ in answers]
+        assert set(statuses) == {202, 429}
+        # The burst of 30, less the fast chat before it, plus one a second meanwhile.
+        refilled = time.monotonic() - began
+        assert 30 - 4 <= statuses.index(429) <= 30 - 4 + refilled + 1
+        first_refused = statuses.index(429)
+        _, error, retry_after = answers[first_refused]
+        assert error["errcode"] == "M_LIMIT_EXCEEDED" and "messages" in error["error"]
+        assert 0 < error["retry_after_ms"] <= 1000 and retry_after == "1"
+        conforms(error, "Retry")
+        assert (await send(other, "og mig?"))[0] == 202  # another conversation is not held
+        await asyncio.sleep(error["retry_after_ms"] / 1000)  # when the answer said to
+        assert (await send(youth, "igen"))[0] == 202
+
+        youth.listen()
+        await youth.wait_for(lambda e: e.get("body") == "igen")
+        sent = [f"flood {n}" for n, status in enumerate(statuses) if status == 202]
+        received = [b for b in youth.messages("youth") if b.startswith("flood")]
+        assert received == sent  # every accepted one, in order; no refused one
+
+        # Typing notices are held back the same way.
+        typing_answers = [await typing(n % 2 == 0) for n in range(60)]
+        assert typing_answers[:25] == [200] * 25 and typing_answers[-1] == 429
+    finally:
+        await youth.stop_listening()
+        await youth.end()
+        await other.end()
+
+
+async def test_a_new_stream_replays_the_last_messages_and_a_resume_is_exact(
+    stack: Stack, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload reads only the end of a long conversation (here the last 5 messages, 200
+    in production), found backwards from the end; a stream that resumes with
+    Last-Event-ID gets exactly what it had not seen, from however far back."""
+    monkeypatch.setattr("bots.intake.stream.REPLAY_MESSAGES", 5)
+    youth = await Youth(stack.intake, http).start("testby")
+    early = Youth(stack.intake, http, youth.conversation, youth.token)
+    fresh = Youth(stack.intake, http, youth.conversation, youth.token)
+    lines = [f"linje {n}" for n in range(9)]
+    try:
+        early.listen()
+        for line in lines[:2]:
+            assert await youth.send(line) == 202
+        await early.wait_for(lambda e: e.get("body") == lines[1])
+        await early.stop_listening()
+        for line in lines[2:]:
+            assert await youth.send(line) == 202
+
+        fresh.listen()
+        await fresh.wait_for(lambda e: e.get("body") == lines[-1])
+        assert fresh.messages("youth") == lines[-5:]
+
+        early.listen()  # resumes from after "linje 1"
+        await early.wait_for(lambda e: e.get("body") == lines[-1])
+        assert early.messages("youth") == lines
+
+        # A resume point the homeserver does not know starts afresh, like a reload.
+        made_up = Youth(stack.intake, http, youth.conversation, youth.token)
+        made_up.last_event_id = "not-a-token"
+        made_up.listen()
+        await made_up.wait_for(lambda e: e.get("type") == "status")
+        assert await youth.send("mere") == 202
+        await made_up.wait_for(lambda e: e.get("body") == "mere")
+        await made_up.stop_listening()
+    finally:
+        for stream in (early, fresh):
+            await stream.stop_listening()
+        await youth.end()
+
+
+async def health_seconds(stack: Stack, http: aiohttp.ClientSession) -> float:
+    began = time.monotonic()
+    async with http.get(f"{stack.intake}/healthz") as r:
+        assert r.status == 200
+    return time.monotonic() - began
+
+
+async def test_many_streams_on_one_token_cost_little_and_the_newest_wins(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """Twenty streams opened on one token (a script, or a page reloaded in a loop): the
+    service stays fast, at most three stay open (the newest; the oldest are ended), the
+    rest are told when to try again, and the newest still receives what the counsellor
+    writes."""
+    counsellor = stack.counsellors[0]
+    youth = await Youth(stack.intake, http).start("testby")
+    for n in range(30):
+        assert await youth.send(f"besked {n}") == 202
+    opened: list[Stream] = []
+    refused: list[dict] = []
+    try:
+        for _ in range(20):
+            stream = await Stream.open(http, youth)
+            if isinstance(stream, dict):
+                refused.append(stream)
+                continue
+            opened.append(stream)
+            await stream.wait_for(lambda e: e.get("body") == "besked 29")
+            assert await health_seconds(stack, http) < 0.5
+        assert 3 < len(opened) <= 11 and len(opened) + len(refused) == 20
+        for error in refused:
+            assert error["errcode"] == "M_LIMIT_EXCEEDED" and error["retry_after_ms"] > 0
+            conforms(error, "Retry")
+        async with asyncio.timeout(10):  # the older ones are ended by the server
+            for older in opened[:-3]:
+                await older.until_ended()
+        assert [s.ended() for s in opened[-3:]] == [False, False, False]
+
+        conv = await stack.conversations.repo.get(youth.conversation)
+        assert conv is not None and conv.room_id
+        await counsellor.join(conv.room_id)
+        said = await counsellor.say(conv.room_id, "Jeg er her nu.")
+        await opened[-1].wait_for(lambda e: e.get("id") == said)
+        assert await health_seconds(stack, http) < 0.5
+    finally:
+        for stream in opened:
+            await stream.close()
+        await youth.end()
 
 
 async def test_the_stream_relays_corrections_and_deletions(
@@ -422,6 +788,59 @@ async def test_the_stream_carries_queue_typing_and_read(
         await second.stop_listening()
         await first.end()
         await second.end()
+
+
+async def test_what_cannot_be_reached_is_a_retryable_503_and_a_bug_a_500() -> None:
+    """The one place that maps failures: a homeserver that does not answer or fails, a
+    database that is down (SQLite's file, PostgreSQL refusing) is `503 M_UNAVAILABLE`
+    with when to try again; a homeserver's refusal or a bug stays a 500 with a reference."""
+    closed = f"127.0.0.1:{free_port()}"
+    homeserver = MatrixGateway(f"http://{closed}", "not-a-token")
+    sqlite = create_async_engine("sqlite+aiosqlite:////nonexistent/dir/bot.db")
+    postgres = create_async_engine(f"postgresql+asyncpg://ungechat@{closed}/ungechat")
+
+    async def send(_: web.Request) -> web.Response:
+        await homeserver.send("!room:x", "m.room.message", {"body": "hej"}, "t1", as_user="@y:x")
+        return web.json_response({})
+
+    def query(engine: Any) -> Any:
+        async def handler(_: web.Request) -> web.Response:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return web.json_response({})
+
+        return handler
+
+    def raising(exc: Exception) -> Any:
+        async def handler(_: web.Request) -> web.Response:
+            raise exc
+
+        return handler
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_post("/send", send)
+    app.router.add_get("/sqlite", query(sqlite))
+    app.router.add_get("/postgres", query(postgres))
+    app.router.add_get("/bad-gateway", raising(MatrixError(None, "<html>502</html>", 502)))
+    app.router.add_get("/refused", raising(MatrixError("M_FORBIDDEN", "no", 403)))
+    app.router.add_get("/bug", raising(KeyError("oops")))
+    try:
+        async with TestClient(TestServer(app)) as client:
+            for path in ("/send", "/sqlite", "/postgres", "/bad-gateway"):
+                r = await client.request("POST" if path == "/send" else "GET", path)
+                error = await r.json()
+                assert (r.status, error["errcode"]) == (503, "M_UNAVAILABLE"), path
+                assert error["retry_after_ms"] > 0 and r.headers["Retry-After"] == "3"
+                conforms(error, "Retry")
+            for path in ("/refused", "/bug"):
+                r = await client.get(path)
+                error = await r.json()
+                assert (r.status, error["errcode"]) == (500, "M_UNKNOWN"), path
+                assert re.fullmatch(r"Internal error \(reference [0-9a-f]{8}\)", error["error"])
+    finally:
+        await homeserver.close()
+        await sqlite.dispose()
+        await postgres.dispose()
 
 
 def test_the_page_with_its_scripts_and_styles_is_under_60_kb() -> None:

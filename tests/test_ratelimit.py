@@ -1,14 +1,18 @@
-"""Starting conversations is rate limited per address without keeping the address."""
+"""Starting conversations is rate limited per address without keeping the address; page
+views are counted a few per address a day; a conversation's messages, typing and read
+marks and event streams are limited by the conversation, never by who sends them."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from ipaddress import ip_network
 
 import aiohttp
 import pytest
 
-from bots.intake.ratelimit import RateLimiter, client_address
+from bots.intake.limits import StreamSlots, TokenBuckets
+from bots.intake.ratelimit import DailyAllowance, RateLimiter, client_address, counted_as
 from tests.matrix_helpers import Youth
 from tests.stack_fixture import Stack
 
@@ -34,6 +38,89 @@ def test_the_salt_changes_with_the_day(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bots.intake.ratelimit.dt.date", Tomorrow)
     assert limiter.allow("10.0.0.1")  # a new day: a new salt, nothing remembered
     assert limiter._key("10.0.0.1") != yesterday_key
+
+
+def test_an_ipv6_address_counts_by_its_64() -> None:
+    """A phone or a home gets a whole /64: a fresh address per request is no fresh budget."""
+    limiter = RateLimiter(max_starts=2)
+    assert limiter.allow("2001:db8:1:2::1") and limiter.allow("2001:db8:1:2:ffff::9")
+    assert not limiter.allow("2001:db8:1:2:abcd:ef01:2345:6789")
+    assert limiter.allow("2001:db8:1:3::1")  # the next /64 is someone else
+    # An IPv4 address written as IPv6 is the IPv4 address.
+    assert counted_as("::ffff:192.0.2.7") == counted_as("192.0.2.7") == "192.0.2.7"
+    assert counted_as("fe80::1%eth0") == "fe80::/64"
+    assert counted_as("not an address") == "not an address"
+
+
+def test_a_daily_allowance_per_address_and_scope() -> None:
+    views = DailyAllowance(per_day=3, max_keys=4)
+    assert [views.allow("10.0.0.1", "testby") for _ in range(4)] == [True, True, True, False]
+    assert views.allow("10.0.0.1", "nordby")  # another municipality has its own count
+    assert views.allow("10.0.0.2", "testby")
+    assert views.allow("2001:db8::1", "testby")
+    # Memory is bounded: past max_keys a new address is not counted today at all...
+    assert not views.allow("10.0.0.3", "testby")
+    assert views.allow("10.0.0.2", "testby")  # ...while those already seen still are
+    assert "10.0.0.1" not in repr(views.__dict__)
+
+
+def test_a_daily_allowance_forgets_with_the_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    views = DailyAllowance(per_day=1)
+    assert views.allow("10.0.0.1", "testby") and not views.allow("10.0.0.1", "testby")
+
+    class Tomorrow(dt.date):
+        @classmethod
+        def today(cls) -> dt.date:
+            return dt.date.fromordinal(dt.date.max.toordinal() - 1)
+
+    monkeypatch.setattr("bots.intake.ratelimit.dt.date", Tomorrow)
+    assert views.allow("10.0.0.1", "testby")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_buckets_let_a_burst_through_then_a_steady_pace() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(3, 0.5, clock=clock)
+    assert [buckets.take("a") for _ in range(3)] == [0, 0, 0]
+    assert buckets.take("a") == pytest.approx(2.0)  # one more in two seconds
+    assert buckets.take("b") == 0  # another conversation is not held back
+    clock.now += 2
+    assert buckets.take("a") == 0
+    assert buckets.take("a") == pytest.approx(2.0)
+    clock.now += 60  # a pause refills the burst, and no more
+    assert [buckets.take("a") for _ in range(4)][-1] > 0
+
+
+def test_token_buckets_keep_a_bounded_number_of_keys() -> None:
+    buckets = TokenBuckets(1, 0.1, max_keys=100, clock=Clock())
+    for n in range(1000):
+        buckets.take(f"conversation-{n}")
+    assert len(buckets) == 100
+    assert buckets.take("conversation-999") > 0  # the most recent are the ones kept
+
+
+async def test_the_newest_stream_gets_in_and_the_oldest_is_told_to_close() -> None:
+    slots = StreamSlots(per_conversation=2)
+    wakes = [asyncio.Event() for _ in range(3)]
+    with (
+        slots.hold("c1", wakes[0]) as first,
+        slots.hold("c1", wakes[1]) as second,
+        slots.hold("c2", asyncio.Event()) as elsewhere,
+    ):
+        assert not first.is_set() and slots.count("c1") == 2
+        with slots.hold("c1", wakes[2]) as third:
+            assert first.is_set() and wakes[0].is_set()  # woken, to close at once
+            assert not second.is_set() and not third.is_set() and not elsewhere.is_set()
+            assert slots.count("c1") == 2
+        assert slots.count("c1") == 1
+    assert slots.count("c1") == slots.count("c2") == 0
 
 
 PROXIES = (ip_network("10.0.0.0/24"), ip_network("::1/128"))

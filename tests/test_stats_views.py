@@ -1,10 +1,11 @@
 """Counting youth-page views: several replicas counting at once lose nothing, on SQLite
-and PostgreSQL; the day is Danish; only configured channels are counted by name; and
-nothing about the visitor is stored."""
+and PostgreSQL; the day is Danish; only configured channels are counted by name;
+nothing about the visitor is stored; and only the page itself counts, a few per address."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bots.config import parse_config
 from bots.db.engine import make_engine, make_sessionmaker
 from bots.db.models import PageView
-from bots.stats.views import count_view
+from bots.stats.views import ViewCounting, count_view
 from tests.offline_config import offline_config_data
 
 CONFIG = parse_config(offline_config_data(), Path("/tmp"))
@@ -69,3 +70,20 @@ async def test_a_view_is_a_number_with_nothing_about_the_visitor(
             lambda s: [c["name"] for c in inspect(s.connection()).get_columns("page_views")]
         )
     assert sorted(columns) == ["count", "date", "kanal", "kommune"]
+
+
+def test_only_the_page_itself_is_counted_and_a_few_per_address() -> None:
+    """The funnel's first figure cannot be inflated by another site, a script that leaves
+    out the browser's fetch metadata, or one address asking again and again."""
+    views = ViewCounting(per_address_per_day=5)
+    other = dataclasses.replace(TESTBY, slug="nordby")
+    assert not views.counts(TESTBY, None, "198.51.100.7")  # curl, a monitor, an old browser
+    assert not views.counts(TESTBY, "cross-site", "198.51.100.7")
+    assert not views.counts(TESTBY, "same-site", "198.51.100.7")
+    assert [views.counts(TESTBY, "same-origin", "198.51.100.7") for _ in range(7)] == [
+        *[True] * 5,
+        False,
+        False,
+    ]
+    assert views.counts(TESTBY, "same-origin", "198.51.100.8")  # the next address
+    assert views.counts(other, "same-origin", "198.51.100.7")  # another municipality

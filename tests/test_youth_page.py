@@ -357,13 +357,19 @@ async def test_quick_exit_ends_the_conversation_and_leaves_no_way_back(
     await page.locator("#messages .from-youth:not(.is-pending)").get_by_text(secret).wait_for()
 
     depth = await page.evaluate("history.length")
-    await page.get_by_role("button", name="Luk siden hurtigt").tap()
+    token = await page.evaluate("JSON.parse(sessionStorage.getItem('ungechat:testby')).token")
+    async with page.expect_request(lambda r: r.url.endswith("/end")) as ending:
+        await page.get_by_role("button", name="Luk siden hurtigt").tap()
     await page.wait_for_url(f"{NEUTRAL}**")
     assert await page.evaluate("history.length") == depth
     assert await ended_in_the_bot(stack, conversation) == "youth"
-    # The ending was asked for with the token in the body, never in a URL.
+    # The ending was asked for with the token in the header (a request that outlives the
+    # page), never in a URL or a body another site could send.
     ends = phone.api_calls(f"/api/v1/conversations/{conversation}/end")
     assert ends == [f"{stack.intake}/api/v1/conversations/{conversation}/end"]
+    request = await ending.value
+    assert request.method == "POST" and request.post_data is None
+    assert (await request.all_headers())["authorization"] == f"Bearer {token}"
 
     # The chat's address again in the same tab (as from the history): a fresh start.
     await page.goto(link)
@@ -481,3 +487,83 @@ async def test_a_closed_chat_offers_its_open_partner(stack: Stack, phone: Watche
     assert await credited_to_lukketby(stack) == before + 1
     assert phone.foreign_requests(stack.intake) == []
     assert phone.problems == []
+
+
+async def test_a_message_the_chat_cannot_take_now_is_sent_by_itself(
+    stack: Stack, phone: Watched
+) -> None:
+    """Sent while the homeserver is away (503), the chat is busy (429) or the network
+    drops it: the bubble keeps saying "Sender …" and the page tries again by itself with
+    the same id, so it arrives once. Only after about a minute of that does it say "Ikke
+    sendt." with "Prøv igen". Nothing the youth saw as sent is ever lost."""
+    page = phone.page
+    await page.clock.install()  # so the minute of trying can be fast-forwarded
+    await page.goto(f"{stack.intake}/k/testby?kanal=plakat")
+    conversation = await start_chat(page)
+    path = f"**/api/v1/conversations/{conversation}/messages"
+    tries: list[dict[str, Any]] = []
+    tried = asyncio.Event()
+    trouble = ["503", "429", "network"]
+
+    async def in_the_way(route: Any) -> None:
+        tries.append(route.request.post_data_json)
+        tried.set()
+        what = trouble[len(tries) - 1] if len(tries) <= len(trouble) else "through"
+        if what == "through":
+            await route.continue_()
+        elif what == "network":
+            await route.abort("connectionreset")
+        else:
+            errcode = "M_UNAVAILABLE" if what == "503" else "M_LIMIT_EXCEEDED"
+            body = {"errcode": errcode, "error": "not now", "retry_after_ms": 1000}
+            await route.fulfill(status=int(what), json=body)
+
+    async def next_try(count: int) -> None:
+        async with asyncio.timeout(20):
+            while len(tries) < count:
+                tried.clear()
+                await tried.wait()
+
+    await page.route(path, in_the_way)
+    first = "Er der nogen?"
+    await page.locator("#input").fill(first)
+    await page.locator("#input").press("Enter")
+    bubble = page.locator("#messages .from-youth").filter(has_text=first)
+    for count in range(1, len(trouble) + 1):
+        await next_try(count)
+        assert await bubble.get_attribute("class") == "msg from-youth is-pending"
+        assert await bubble.locator(".meta").inner_text() == "Sender …"
+        await page.clock.fast_forward(40_000)
+    await page.locator("#messages .from-youth:not(.is-pending)").filter(has_text=first).wait_for()
+    assert len(tries) == 4 and len({t["client_id"] for t in tries}) == 1  # the same id each time
+    await page.unroute(path)
+
+    # Away for good: after about a minute the page says so, and "Prøv igen" sends it.
+    trouble = ["503"] * 100
+    tries.clear()
+    await page.route(path, in_the_way)
+    second = "Hallo?"
+    await page.locator("#input").fill(second)
+    await page.locator("#input").press("Enter")
+    failed = page.locator("#messages .from-youth.is-failed").filter(has_text=second)
+    for count in range(1, 8):
+        await next_try(count)
+        if count < 7:
+            assert await failed.count() == 0  # still "Sender …"
+        await page.clock.fast_forward(40_000)
+    await failed.wait_for()
+    assert "Ikke sendt." in await failed.inner_text()
+    await page.unroute(path)
+    await failed.get_by_role("button", name="Prøv igen").tap()
+    await page.locator("#messages .from-youth:not(.is-pending)").filter(has_text=second).wait_for()
+
+    # After a reload each is there once: none lost, none twice.
+    await page.reload()
+    await page.locator("#messages .from-youth").filter(has_text=second).wait_for()
+    assert [t for t in await message_texts(page) if t] == [first, second]
+    # The browser notes each refused try in its console; the page itself never fails.
+    assert [p for p in phone.problems if "Failed to load resource" not in p] == []
+    assert phone.foreign_requests(stack.intake) == []
+    await page.get_by_role("button", name="Afslut samtalen").tap()
+    await page.get_by_role("button", name="Ja, afslut").tap()
+    assert await ended_in_the_bot(stack, conversation) == "youth"

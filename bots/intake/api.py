@@ -14,27 +14,34 @@ from aiohttp import web
 from bots.config import Municipality
 from bots.db.repo import utcnow
 from bots.intake.conversation_routes import add_conversation_routes
-from bots.intake.errors import ApiError, error_middleware
+from bots.intake.errors import RETRY_AFTER_MS, ApiError, error_middleware
+from bots.intake.guard import request_guard
 from bots.intake.info import municipality_info
-from bots.intake.ratelimit import client_address
-from bots.intake.request_context import json_object, language, municipality_or_404
-from bots.keys import CONFIG, CONVERSATIONS, DUTY, RATE_LIMITER
+from bots.intake.limits import LIMITS, ConversationLimits
+from bots.intake.request_context import (
+    json_object,
+    language,
+    municipality_or_404,
+    request_address,
+)
+from bots.keys import CONFIG, CONVERSATIONS, DUTY, RATE_LIMITER, SESSIONS
 from bots.lifecycle import SetupFailed
 from bots.matrix.links import NotProvisioned
+from bots.stats.views import VIEWS, ViewCounting, count_view
 
 log = structlog.get_logger(__name__)
 
 
 async def get_municipality(request: web.Request) -> web.Response:
     """The page asks once per visit with `view=1` and its `kanal` (counted by the stats);
-    a reload or resumed conversation asks without `view`."""
-    from bots.keys import SESSIONS
-    from bots.stats.views import count_view
-
+    a reload or resumed conversation asks without `view`. A view counts only when the
+    page itself asks (see bots/stats/views.py), a few per address a day at most."""
     m = municipality_or_404(request, request.match_info["slug"])
     config, duty = request.config_dict[CONFIG], request.config_dict[DUTY]
     now = utcnow()
-    if request.query.get("view") == "1":
+    if request.query.get("view") == "1" and request.config_dict[VIEWS].counts(
+        m, request.headers.get("Sec-Fetch-Site"), request_address(request)
+    ):
         try:  # a visit that is not counted must not keep the page from loading
             await count_view(request.config_dict[SESSIONS], m, request.query.get("kanal"), now)
         except Exception:
@@ -97,11 +104,7 @@ async def start_conversation(request: web.Request) -> web.Response:
             "the chat is closed now",
             next_opening=nxt.isoformat() if nxt else None,
         )
-    config = request.config_dict[CONFIG]
-    address = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), config.trusted_proxies
-    )
-    if not request.config_dict[RATE_LIMITER].allow(address):
+    if not request.config_dict[RATE_LIMITER].allow(request_address(request)):
         raise ApiError(429, "M_LIMIT_EXCEEDED", "too many new conversations; try again later")
     try:
         conv_id, token = await request.config_dict[CONVERSATIONS].start(
@@ -109,13 +112,20 @@ async def start_conversation(request: web.Request) -> web.Response:
         )
     except (SetupFailed, NotProvisioned) as exc:
         raise ApiError(
-            503, "M_UNAVAILABLE", "the chat cannot start a conversation right now"
+            503,
+            "M_UNAVAILABLE",
+            "the chat cannot start a conversation right now",
+            retry_after_ms=RETRY_AFTER_MS,
         ) from exc
     return web.json_response({"conversation": conv_id, "token": token}, status=201)
 
 
 def create_intake_app() -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
+    # The guard runs inside the error middleware, so its refusals have Matrix's shape.
+    # (A sub-app's client_max_size is not used: request_context.json_object limits bodies.)
+    app = web.Application(middlewares=[error_middleware, request_guard])
+    app[LIMITS] = ConversationLimits()
+    app[VIEWS] = ViewCounting()
     app.router.add_get("/kommuner/{slug}", get_municipality)
     app.router.add_post("/conversations", start_conversation)
     add_conversation_routes(app)

@@ -1,4 +1,9 @@
-"""Errors on the wire in Matrix's shape, `{"errcode", "error"}`, from one middleware."""
+"""Errors on the wire in Matrix's shape, `{"errcode", "error"}`, from one middleware.
+
+What the intake depends on being down (the homeserver, the database) is not a fault of
+the request: it is answered `503 M_UNAVAILABLE` with `retry_after_ms`, so the page can
+try again by itself. Anything else unexpected is a 500 with a reference to the log.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from bots.outages import is_outage
+
 log = structlog.get_logger(__name__)
+
+# How soon the page may try again when the homeserver or the database is away.
+RETRY_AFTER_MS = 3000
 
 
 class ApiError(Exception):
@@ -22,7 +32,19 @@ class ApiError(Exception):
 
     def response(self) -> web.Response:
         body = {"errcode": self.errcode, "error": self.error, **self.extra}
-        return web.json_response(body, status=self.status)
+        headers = {}
+        if isinstance(self.extra.get("retry_after_ms"), int):
+            headers["Retry-After"] = str(-(-self.extra["retry_after_ms"] // 1000))
+        return web.json_response(body, status=self.status, headers=headers)
+
+
+def unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "M_UNAVAILABLE",
+        "the chat cannot be reached right now; try again shortly",
+        retry_after_ms=RETRY_AFTER_MS,
+    )
 
 
 _BY_STATUS = {
@@ -32,6 +54,7 @@ _BY_STATUS = {
     404: "M_NOT_FOUND",
     405: "M_UNRECOGNIZED",
     413: "M_TOO_LARGE",
+    415: "M_NOT_JSON",
 }
 
 
@@ -48,8 +71,13 @@ async def error_middleware(
             raise
         errcode = _BY_STATUS.get(exc.status, "M_UNKNOWN")
         return ApiError(exc.status, errcode, exc.reason).response()
-    except Exception:
+    except Exception as exc:
+        route = request.match_info.route.name
+        if is_outage(exc):
+            # Only the kind of failure: its text could hold a query or a message.
+            log.warning("dependency_unavailable", route=route, error=type(exc).__name__)
+            return unavailable().response()
         # The detail goes to the log under a reference; the client gets only the reference.
         reference = secrets.token_hex(4)
-        log.exception("unhandled_error", reference=reference, route=request.match_info.route.name)
+        log.exception("unhandled_error", reference=reference, route=route)
         return ApiError(500, "M_UNKNOWN", f"Internal error (reference {reference})").response()

@@ -1,5 +1,7 @@
 """The youth page and its assets, with headers that keep the page honest:
-no cookies, no third-party requests (CSP), no referrer, nothing cached by shared caches.
+no cookies, no third-party requests (CSP), no referrer, nothing cached by shared caches,
+and no framing except by the chat itself and the municipality's own sites
+(`embed_origins` in the config), so no other site can dress itself up as the chat.
 And `/embed.js`, the one-line chat button for municipal sites (docs/youth-page.md).
 """
 
@@ -9,13 +11,23 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bots.config import Municipality
 from bots.keys import CONFIG
 
 STATIC_DIR = Path(__file__).parent / "static"
-CSP = (
+_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors *"
+    "img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors "
 )
+# Everything but a youth page: never in a frame.
+CSP = _POLICY + "'none'"
+# What the server says it is: nothing about its software or versions.
+SERVER = "ungechat"
+
+
+def page_csp(m: Municipality) -> str:
+    """A municipality's youth page may be framed by the chat itself and its own sites."""
+    return _POLICY + " ".join(["'self'", *m.embed_origins])
 
 
 NOT_FOUND = {
@@ -46,7 +58,8 @@ def page_language(request: web.Request) -> str:
 
 
 async def youth_page(request: web.Request) -> web.StreamResponse:
-    if request.config_dict[CONFIG].municipality(request.match_info["slug"]) is None:
+    m = request.config_dict[CONFIG].municipality(request.match_info["slug"])
+    if m is None:
         lang = page_language(request)
         return web.Response(
             status=404,
@@ -54,7 +67,9 @@ async def youth_page(request: web.Request) -> web.StreamResponse:
             content_type="text/plain",
             headers={"Content-Language": lang},
         )
-    return web.FileResponse(STATIC_DIR / "chat.html")
+    return web.FileResponse(
+        STATIC_DIR / "chat.html", headers={"Content-Security-Policy": page_csp(m)}
+    )
 
 
 async def embed_script(request: web.Request) -> web.StreamResponse:
@@ -71,6 +86,7 @@ async def embed_script(request: web.Request) -> web.StreamResponse:
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["Server"] = SERVER
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("Cache-Control", "no-store")

@@ -4,6 +4,7 @@ body, and the conversation its session token opens."""
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 
 from aiohttp import web
@@ -12,8 +13,11 @@ from bots.config import Municipality
 from bots.db.models import Conversation, State
 from bots.feedback import hash_token
 from bots.intake.errors import ApiError
+from bots.intake.ratelimit import client_address
 from bots.keys import CONFIG, CONVERSATIONS
 
+# The largest body any call takes: a message is at most 4000 characters.
+MAX_BODY_BYTES = 64 * 1024
 OPEN_STATES = (State.REQUESTED, State.WAITING, State.CLAIMING, State.ACTIVE, State.TRANSFERRING)
 
 
@@ -29,12 +33,28 @@ def municipality_or_404(request: web.Request, slug: Any) -> Municipality:
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object (the guard has checked it is sent as JSON). Every way a
+    body can be wrong is a 400 with a reason: not UTF-8, not JSON, nested too deeply,
+    a number too long, text that is no Unicode (a lone surrogate)."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise ApiError(413, "M_TOO_LARGE", f"the request body is over {MAX_BODY_BYTES} bytes")
+    raw = await request.read()  # (the server reads no more than its client_max_size)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "M_TOO_LARGE", f"the request body is over {MAX_BODY_BYTES} bytes")
     try:
-        body = await request.json()
-    except ValueError as exc:
+        body = json.loads(raw.decode("utf-8"))
+    except RecursionError as exc:
+        raise ApiError(400, "M_NOT_JSON", "the request body is nested too deeply") from exc
+    except ValueError as exc:  # also UnicodeDecodeError and an over-long number
         raise ApiError(400, "M_NOT_JSON", "the request body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise ApiError(400, "M_BAD_JSON", "the request body must be a JSON object")
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiError(400, "M_NOT_JSON", "the request body holds text that is no Unicode") from exc
+    except RecursionError as exc:
+        raise ApiError(400, "M_NOT_JSON", "the request body is nested too deeply") from exc
     return body
 
 
@@ -46,25 +66,18 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
-async def body_or_bearer_token(request: web.Request) -> str:
-    """The token from `Authorization: Bearer …` or, without that header, from a JSON body
-    `{"token": …}`: a beacon (`navigator.sendBeacon`, sent as the page goes away) cannot
-    set headers. Nothing ambient proves anything here (no cookies), so another site that
-    posts such a body still has to know the token."""
-    if request.headers.get("Authorization") or not request.body_exists:
-        return bearer_token(request)
-    token = (await json_object(request)).get("token")
-    if not isinstance(token, str) or not token:
-        raise ApiError(
-            401, "M_MISSING_TOKEN", "missing 'Authorization: Bearer <token>' or a 'token' string"
-        )
-    return token
+def request_address(request: web.Request) -> str:
+    """The client address limits count against (see ratelimit.py); never stored."""
+    return client_address(
+        request.remote,
+        request.headers.get("X-Forwarded-For"),
+        request.config_dict[CONFIG].trusted_proxies,
+    )
 
 
-async def authorized(request: web.Request, *, token: str | None = None) -> Conversation:
-    """The conversation the bearer token (or the `token` given) opens; 404 if gone, 403 if
-    not this token's."""
-    token = token if token is not None else bearer_token(request)
+async def authorized(request: web.Request) -> Conversation:
+    """The conversation the bearer token opens; 404 if gone, 403 if not this token's."""
+    token = bearer_token(request)
     conv = await request.config_dict[CONVERSATIONS].repo.get(request.match_info["conversation"])
     if conv is None or conv.token_hash is None:
         raise ApiError(404, "M_NOT_FOUND", "no such conversation, or it has ended")

@@ -13,6 +13,11 @@ Edits and redactions are relayed too (a correction replaces the shown message, a
 one is shown as deleted); the bot's event router wakes streams for them as for new
 messages. The room is also re-read every RESYNC_SECONDS while the stream is open, as a
 safety net for a push that was lost.
+
+A new stream without `Last-Event-ID` (a reload) replays the last REPLAY_MESSAGES events
+only, found by paging backwards from the end of the room and then reading forward from
+there, so a long conversation opened many times costs little. Streams per conversation
+are bounded (bots/intake/limits.py): the newest gets in, the oldest is closed.
 """
 
 from __future__ import annotations
@@ -26,15 +31,33 @@ from aiohttp import web
 
 from bots.db.models import Conversation
 from bots.db.repo import YOUTH_SEEN_EVERY, utcnow
+from bots.intake.limits import LIMITS
 from bots.intake.live import LiveState, status_of
 from bots.intake.projection import Audience, edit_target, project
 from bots.keys import CONVERSATIONS, DUTY, SIGNALS
 from bots.matrix.errors import Forbidden, MatrixError, NotFound
+from bots.matrix.gateway import MatrixGateway
+from bots.outages import is_outage
 
 log = structlog.get_logger(__name__)
 POLL_SECONDS = 2.0
 RESYNC_SECONDS = 30.0
 KEEPALIVE_SECONDS = 15.0
+# How many of the room's last message events a new stream replays (a reload).
+REPLAY_MESSAGES = 200
+
+
+async def replay_from(bot: MatrixGateway, room_id: str, youth: str) -> str | None:
+    """Where a new stream starts reading forward: REPLAY_MESSAGES events back from the
+    end of the room, or its start (None) when the room holds no more than that."""
+    page = await bot.messages(
+        room_id, from_token=None, as_user=youth, backwards=True, limit=REPLAY_MESSAGES
+    )
+    chunk = page.get("chunk") or []
+    end = page.get("end")
+    if len(chunk) < REPLAY_MESSAGES or not isinstance(end, str):
+        return None
+    return end
 
 
 class _Writer:
@@ -70,9 +93,14 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
             "X-Accel-Buffering": "no",  # let a reverse proxy pass events at once
         }
     )
+    limits = request.config_dict[LIMITS]
+    limits.check(limits.stream_opens, "new event streams", conv.id)
     await response.prepare(request)
     writer = _Writer(response)
     token = request.headers.get("Last-Event-ID") or None
+    # Without a resume point: the last messages, as for a reload. With one the homeserver
+    # does not know (made up, or mangled on the way): the same, rather than nothing.
+    replay, resuming = token is None, token is not None
     seen_seq, last_read = -1, -RESYNC_SECONDS
     audience = Audience(
         conv.youth_user_id or "", link.registration.bot_user_id, conversations.is_counsellor
@@ -91,12 +119,22 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
             senders[event_id] = original["sender"]
 
     async def fetch() -> None:
-        nonlocal token
+        nonlocal token, replay, resuming
         while conv.room_id and conv.youth_user_id:
-            # Messages and redactions (see MatrixGateway.messages).
-            page = await link.bot.messages(
-                conv.room_id, as_user=conv.youth_user_id, from_token=token
-            )
+            if replay:
+                token = await replay_from(link.bot, conv.room_id, conv.youth_user_id)
+                replay = False
+            try:  # messages and redactions (see MatrixGateway.messages)
+                page = await link.bot.messages(
+                    conv.room_id, as_user=conv.youth_user_id, from_token=token
+                )
+            except MatrixError as exc:
+                if not resuming or exc.http_status != 400:
+                    raise
+                replay = True
+                continue
+            finally:
+                resuming = False
             chunk = [e for e in page.get("chunk") or [] if isinstance(e, dict)]
             items = []
             for event in chunk:
@@ -118,8 +156,11 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
     live = LiveState(request.config_dict[DUTY], link.bot)
     marked_seen = -YOUTH_SEEN_EVERY.total_seconds()
     try:
-        with request.config_dict[SIGNALS].listen(conv.id) as wake:
-            while True:
+        with (
+            request.config_dict[SIGNALS].listen(conv.id) as wake,
+            limits.streams.hold(conv.id, wake) as superseded,
+        ):
+            while not superseded.is_set():
                 current = await conversations.repo.get(conv.id)
                 closed = status_of(current) == "closed"
                 now = asyncio.get_running_loop().time()
@@ -138,14 +179,16 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
                             raise
                 for item in await live.changes(current):
                     await writer.send(item)
-                if closed:
+                if closed or superseded.is_set():
                     break
                 wake.clear()
                 try:
                     await asyncio.wait_for(wake.wait(), POLL_SECONDS)
                 except TimeoutError:
                     await writer.keepalive()
-    except (ConnectionResetError, MatrixError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, ConnectionResetError | MatrixError) and not is_outage(exc):
+            raise
         # The headers are sent; all that is left is to end the stream. The page reconnects.
         log.warning("event_stream_ended", conversation=conv.id, error=type(exc).__name__)
         return response

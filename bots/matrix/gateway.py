@@ -25,6 +25,9 @@ from bots.matrix.errors import MatrixError, Unreachable, error_for
 CLIENT_V3 = "/_matrix/client/v3"
 CLIENT_V1 = "/_matrix/client/v1"
 ADMIN = "/_synapse/admin"
+# What the youth's page is made of: messages, and redactions so it can take back what a
+# counsellor deleted.
+YOUTH_EVENT_TYPES = ("m.room.message", "m.room.redaction")
 
 
 @dataclass
@@ -170,36 +173,27 @@ class MatrixGateway:
         await self.request("PUT", url, {"displayname": name}, as_user=user_id)
 
     async def messages(
-        self, room_id: str, *, as_user: str, from_token: str | None, limit: int = 100
+        self,
+        room_id: str,
+        *,
+        from_token: str | None,
+        as_user: str | None = None,
+        backwards: bool = False,
+        event_types: Sequence[str] = YOUTH_EVENT_TYPES,
+        limit: int = 100,
     ) -> dict[str, Any]:
-        """Room events forward from `from_token` (from the room's start when None)."""
+        """Room events of `event_types` from `from_token`: forward (from the room's start
+        when None), or backwards (from the newest when None); as `as_user`, or the bot."""
         query: dict[str, Any] = {
-            "dir": "f",
+            "dir": "b" if backwards else "f",
             "limit": limit,
-            # Redactions too, so the youth page can take back what a counsellor deleted.
-            "filter": Api.to_json(
-                {"types": ["m.room.message", "m.room.redaction"], "lazy_load_members": True}
-            ),
+            "filter": Api.to_json({"types": list(event_types), "lazy_load_members": True}),
         }
         if from_token:
             query["from"] = from_token
         return await self.request(
             "GET", path(["rooms", room_id, "messages"], query), as_user=as_user
         )
-
-    async def messages_before(
-        self, room_id: str, from_token: str | None, event_types: Sequence[str], limit: int = 50
-    ) -> dict[str, Any]:
-        """Room events backwards from `from_token` (from the newest when None), as the
-        account itself sees them."""
-        query: dict[str, Any] = {
-            "dir": "b",
-            "limit": limit,
-            "filter": Api.to_json({"types": list(event_types)}),
-        }
-        if from_token:
-            query["from"] = from_token
-        return await self.request("GET", path(["rooms", room_id, "messages"], query))
 
     async def room_event(self, room_id: str, event_id: str, *, as_user: str) -> dict[str, Any]:
         return await self.request(

@@ -280,7 +280,7 @@
   }
 
   // -- API --------------------------------------------------------------------
-  function api(method, path, body, auth) {
+  function api(method, path, body, auth, keep) {
     var headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (auth) headers.Authorization = "Bearer " + auth;
@@ -289,7 +289,8 @@
       headers: headers,
       body: body !== undefined ? JSON.stringify(body) : undefined,
       cache: "no-store",
-      credentials: "omit"
+      credentials: "omit",
+      keepalive: !!keep
     }).then(function (r) {
       return r.text().then(function (raw) {
         var data = {};
@@ -298,8 +299,8 @@
       });
     });
   }
-  function convApi(method, what, body) {
-    return api(method, "/conversations/" + encodeURIComponent(session.conversation) + "/" + what, body, session.token);
+  function convApi(method, what, body, keep) {
+    return api(method, "/conversations/" + encodeURIComponent(session.conversation) + "/" + what, body, session.token, keep);
   }
 
   // Counted as a page view once per visit: not on a reload, a resumed chat or a refresh.
@@ -785,8 +786,11 @@
     post(p);
   }
 
-  function post(p) {
-    if (!session) return;
+  // Not taken now (503, 429) or lost on the way: tried again by itself for about a minute,
+  // with the same client id (the homeserver drops a duplicate); then "Prøv igen".
+  function post(p, tries) {
+    if (!session || session.ended || pending.indexOf(p) < 0) return; // ended meanwhile
+    tries = tries || 0;
     convApi("POST", "messages", { body: p.body, client_id: p.clientId }).then(function (r) {
       if (r.status === 202 && r.data.id) {
         p.id = r.data.id;
@@ -799,8 +803,13 @@
         return;
       }
       if (r.status === 404 || r.status === 409) return ended("other");
-      failed(p, r.data && r.data.errcode === "M_TOO_LARGE" ? t.tooLong : t.notSent);
-    }, function () { failed(p, t.notSent); });
+      if (r.status === 503 || r.status === 429) again(p, tries, r.data.retry_after_ms);
+      else failed(p, r.data.errcode === "M_TOO_LARGE" ? t.tooLong : t.notSent);
+    }, function () { again(p, tries); });
+  }
+  function again(p, tries, ms) {
+    if (tries > 5 || pending.indexOf(p) < 0) return failed(p, t.notSent);
+    setTimeout(function () { post(p, tries + 1); }, Math.max(ms || 0, 1000 << tries));
   }
 
   function failed(p, msg) {
@@ -918,17 +927,14 @@
   }
 
   // Leaves for a neutral site and leaves no entry to go back to, nor a token to reopen the
-  // chat with from the history: the conversation ends (a beacon outlives the page; it
-  // cannot send headers, so the token goes in its body). Inside an iframe on a municipal
-  // site, the embedding script takes the whole tab away (see docs/youth-page.md).
+  // chat with from the history: the conversation ends (a keepalive request outlives the
+  // page). Inside an iframe on a municipal site, the embedding script takes the whole tab
+  // away (see docs/youth-page.md).
   function quickExit() {
     if (leaving) return;
     leaving = true;
     if (session && !session.ended) {
-      try {
-        navigator.sendBeacon(API + "/conversations/" + encodeURIComponent(session.conversation) + "/end",
-          JSON.stringify({ token: session.token }));
-      } catch (e) { /* the idle timeout ends it */ }
+      convApi("POST", "end", undefined, true).catch(function () { /* the idle timeout ends it */ });
     }
     session = null;
     try { sessionStorage.clear(); } catch (e) { /* nothing stored */ }
