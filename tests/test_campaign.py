@@ -115,7 +115,11 @@ def test_links_lists_every_channel_and_the_embed_snippet(
     assert f"    {snippet}" in lines
     assert "visits through the embed are counted as 'ukendt'" in out  # not one of its channels
     assert f"  kommunebil  {link('ringkoebing-skjern', 'kommunebil')}" in lines
-    assert (tmp_path / "k" / "halsnaes" / "indlejring.html").read_text() == snippet + "\n"
+    # No site is allowed to show the chat yet: the IT person is told where to say which.
+    nowhere = "no site may show the chat yet: add your site's address under embed_origins"
+    assert nowhere in out
+    embed_file = (tmp_path / "k" / "halsnaes" / "indlejring.html").read_text()
+    assert embed_file.startswith(snippet + "\n<!-- ") and nowhere in embed_file
     with (tmp_path / "k" / "ringkoebing-skjern" / "links.csv").open(encoding="utf-8") as f:
         assert list(csv.reader(f)) == [
             ["kanal", "link"],

@@ -37,6 +37,16 @@ def embed_snippet(public_url: str, slug: str) -> str:
     )
 
 
+def embed_origins_note(m: Municipality) -> str:
+    """Which sites the browser lets show the chat (the page's frame-ancestors)."""
+    if not m.embed_origins:
+        return (
+            "(no site may show the chat yet: add your site's address under embed_origins "
+            "in the config, or browsers show an empty frame)"
+        )
+    return f"(may be shown on: {', '.join(m.embed_origins)} — embed_origins in the config)"
+
+
 @dataclass(frozen=True)
 class ChannelLink:
     municipality: Municipality
@@ -66,7 +76,10 @@ def write_material(config: Config, out_dir: Path, *, print_sheets: bool = True) 
             writer.writerow(["kanal", "link"])
             writer.writerows([link.channel, link.url] for link in rows)
         embed = folder / "indlejring.html"
-        embed.write_text(embed_snippet(config.public_url, m.slug) + "\n", encoding="utf-8")
+        embed.write_text(
+            f"{embed_snippet(config.public_url, m.slug)}\n<!-- {embed_origins_note(m)} -->\n",
+            encoding="utf-8",
+        )
         written += [table, embed]
         for link in rows:
             written += _channel_files(link, folder / link.channel, print_sheets)
@@ -104,5 +117,6 @@ def listing(config: Config) -> str:
                 f"    (note: '{EMBED_CHANNEL}' is not one of its channels, so visits through "
                 "the embed are counted as 'ukendt')"
             )
+        lines.append(f"    {embed_origins_note(m)}")
         lines.append("")
     return "\n".join(lines)
