@@ -12,6 +12,7 @@ By default it does not federate at all. With `federation=FederationMode(...)`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import secrets
 import signal
@@ -263,6 +264,21 @@ class LocalSynapse:
             return ""
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+    @property
+    def pid(self) -> int | None:
+        """The running Synapse's process id (None when it is not running)."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.returncode is None else None
+
+    async def kill(self) -> None:
+        """SIGKILL: Synapse dies at once with whatever it had in memory (a crash, for
+        fault tests). `start` works again afterwards."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after STOP_TIMEOUT. Safe to call twice."""
