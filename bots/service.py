@@ -34,8 +34,8 @@ from bots.lifecycle import Conversations
 from bots.maintenance import Maintenance
 from bots.matrix.errors import MatrixError
 from bots.matrix.links import HomeserverLink
+from bots.metrics import METRICS, Metrics, metrics_listener, request_timer
 from bots.signals import Signals
-from bots.stats.metrics import METRICS, Metrics, metrics_listener, request_timer
 from bots.tasks import BackgroundTasks
 
 log = structlog.get_logger(__name__)

@@ -1,6 +1,7 @@
 """The running service as operations meets it: the youth page's visit is counted through
 the real intake API, and Prometheus reads conversations waiting and active, waits and
-intake latency on the metrics listener — which the youth's address does not serve.
+intake latency on the metrics listener — which the youth's address does not serve; and
+the service does not load the report's plotting library.
 
 No homeserver is needed for these routes; the database is real (SQLite and PostgreSQL).
 """
@@ -8,6 +9,9 @@ No homeserver is needed for these routes; the database is real (SQLite and Postg
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -18,8 +22,8 @@ from sqlalchemy import select
 from bots.config import parse_config
 from bots.db.engine import make_engine, make_sessionmaker
 from bots.db.models import Conversation, ConversationStats, PageView, State
+from bots.metrics import METRICS
 from bots.service import running
-from bots.stats.metrics import METRICS
 from tests.offline_config import offline_config_data
 
 
@@ -107,3 +111,56 @@ async def test_visits_are_counted_and_metrics_are_served_apart(db_url: str) -> N
     route = {"route": "/api/v1/kommuner/{slug}", "method": "GET"}
     assert value("ungechat_intake_request_seconds_count", **route) == 3
     assert not [k for k in got if "hemmelig" in str(k) or "127.0.0.1" in str(k)]
+
+
+# Imports the service as `ungechat run` does, then does at run time what the service does
+# with the report's code (the network digest: the period's figures, suppressed, composed),
+# and lists the modules of the report's plotting library that got loaded.
+WITHOUT_PLOTTING = """
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import bots.service
+from bots.config import parse_config
+from bots.digest import compose
+from bots.stats.figures import build
+from bots.stats.period import Period
+from bots.stats.query import ConversationRecord, ViewRecord
+from tests.offline_config import offline_config_data
+
+loaded_at_start = sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib")
+config = parse_config(offline_config_data(), Path("/tmp"))
+week = Period(dt.date(2025, 8, 4), dt.date(2025, 8, 10))
+rows = [
+    ConversationRecord(
+        kommune="testby", date=week.start + dt.timedelta(days=i % 3), hour=19,
+        weekday=i % 3, kanal=("plakat", "facebook", None)[i % 3], answers={}, topics=(),
+        wait_seconds=60 * i, duration_seconds=600, outcome="answered", held=False,
+        feedback=None,
+    )
+    for i in range(9)
+]
+views = [ViewRecord("testby", "plakat", week.start, 40)]
+text = compose(build(config, week, rows, views), "week")
+assert "<5" in text, text  # the small-cell rule ran
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib")
+print(json.dumps({"at_start": loaded_at_start, "after_digest": loaded}))
+"""
+
+
+def test_the_running_service_does_not_load_the_plotting_library() -> None:
+    """matplotlib draws the quarterly report's charts and nothing else: the service (and
+    its digest, which counts and suppresses like the report but draws nothing) never
+    loads it. scipy it does need: the digest's suppression audits itself with it."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PLOTTING],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"at_start": [], "after_digest": []}

@@ -9,7 +9,8 @@ import random
 
 import pytest
 
-from bots.stats.suppression import HIDDEN, MIN_SPREAD, SMALL, Relation, suppress
+from bots.stats.relations import Relation
+from bots.stats.suppression import HIDDEN, MIN_SPREAD, SMALL, suppress
 from tests.stats_attack import ranges, subtract
 
 

@@ -1,2 +1,2 @@
-"""Anonymous statistics: the quarterly report, its small-cell rule, page-view counting
-and the operations metrics. See docs/statistics.md."""
+"""Anonymous statistics: the quarterly report, its small-cell rule and page-view
+counting. See docs/statistics.md (the operations metrics are bots/metrics.py)."""

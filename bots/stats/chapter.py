@@ -1,6 +1,7 @@
-"""One municipality's chapter of the report (or the network's, for kommune "*"):
-its channels first — the question every municipality asks — then when, what about,
-waiting, duration and feedback."""
+"""The first half of a municipality's chapter of the report (or the network's, for
+kommune "*"): its key numbers and channels — the question every municipality asks —
+then when the young people come. The conversations themselves (what about, waiting,
+duration, feedback) are chapter_talks.py; report.py puts the chapter together."""
 
 from __future__ import annotations
 

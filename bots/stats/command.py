@@ -29,7 +29,7 @@ from bots.stats.query import load_period
 from bots.stats.readonly import NotAtSchema, check_schema, read_only_engine
 from schemas import SCHEMA_DIR
 
-if TYPE_CHECKING:  # the figures need scipy and matplotlib: imported when a report is made
+if TYPE_CHECKING:  # figures need scipy, the report matplotlib: imported when a report is made
     from bots.stats.figures import Publication
 
 

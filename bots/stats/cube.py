@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
-from bots.stats.suppression import Relation
+from bots.stats.relations import Relation
 
 ALL = "*"  # the total over a dimension; as a municipality: the whole network
 

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-if TYPE_CHECKING:
-    from bots.stats.suppression import Relation
-
-Key = Any
+from bots.stats.relations import Key, Relation
 
 
 def attacker_bounds(

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bots.stats.ranges import feasible_ranges
+from bots.stats.relations import Key, Relation
 
 THRESHOLD = 5
 SMALL = "<5"
@@ -39,20 +39,7 @@ MIN_SPREAD = 2
 # How many numbers to try hiding, nearest and smallest first, to protect one small cell.
 MAX_TRIES = 16
 
-# Any hashable key; Any, because Mapping is invariant in its key type.
-Key = Any
 Shown = int | str
-
-
-@dataclass(frozen=True)
-class Relation:
-    """A published identity: `total` = sum of `parts`."""
-
-    total: Key
-    parts: tuple[Key, ...]
-
-    def members(self) -> tuple[Key, ...]:
-        return (self.total, *self.parts)
 
 
 @dataclass
