@@ -532,9 +532,11 @@ class Conversations:
             link = self.links[m.homeserver]
             rooms = await self.directory.rooms(link, m.slug)
             await link.bot.put_state(rooms.space_id, "m.space.child", {}, room_id)
-            if conv.lobby_event_id:
+            # Not known when the bot died between posting the entry and hearing its id.
+            entry = conv.lobby_event_id or await self.lobby.find_entry(m, link, room_id)
+            if entry:
                 await self.lobby.remove(
-                    m, link, conv.lobby_event_id, "lobby_removed_closed", txn_id=f"closed-{conv.id}"
+                    m, link, entry, "lobby_removed_closed", txn_id=f"closed-{conv.id}"
                 )
         except (MatrixError, LookupError) as exc:  # a homeserver down: the next pass
             log.warning("unlist_failed", conversation=conv.id, error=type(exc).__name__)

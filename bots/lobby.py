@@ -25,6 +25,10 @@ from bots.hours import COPENHAGEN
 from bots.matrix.links import Directory, HomeserverLink
 from bots.texts import counsellor_text
 
+# How far back the lobby is searched for an entry whose id the bot never heard (pages of
+# 100 events: the queue of a busy evening and then some).
+ENTRY_SEARCH_PAGES = 10
+
 
 def matrix_to(target: str, via: list[str] | None = None) -> str:
     query = "?" + "&".join(f"via={server}" for server in via) if via else ""
@@ -160,6 +164,28 @@ class Lobby:
         for related in await link.bot.related(rooms.lobby_id, event_id):
             await link.bot.redact(rooms.lobby_id, related, f"{txn_id}-{related[1:13]}", reason)
         await link.bot.redact(rooms.lobby_id, event_id, txn_id, reason)
+
+    async def find_entry(self, m: Municipality, link: HomeserverLink, room_id: str) -> str | None:
+        """The queue entry for a conversation room, looked up in the lobby: for when the
+        bot died after the homeserver took the entry but before it heard its id."""
+        rooms = await self.directory.rooms(link, m.slug)
+        bot, token = link.registration.bot_user_id, None
+        for _ in range(ENTRY_SEARCH_PAGES):
+            page = await link.bot.messages(
+                rooms.lobby_id, from_token=token, backwards=True, event_types=["m.room.message"]
+            )
+            for event in page.get("chunk") or []:
+                content = event.get("content") or {}
+                if (
+                    event.get("sender") == bot
+                    and "m.relates_to" not in content
+                    and room_id in str(content.get("formatted_body", ""))
+                ):
+                    return str(event["event_id"])
+            token = page.get("end")
+            if not page.get("chunk") or not isinstance(token, str):
+                return None
+        return None
 
     async def ping_in_thread(
         self,

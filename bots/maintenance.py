@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import delete, select
 
 from bots.config import Municipality
-from bots.db.models import Conversation, Duty, EndedBy, PendingStep, State
+from bots.db.models import Conversation, Duty, EndedBy, Outcome, PendingStep, State
 from bots.db.repo import utcnow
 from bots.deletion import DeletionIncomplete
 from bots.digest import Digests
@@ -87,7 +87,9 @@ class Maintenance:
                 continue
             try:
                 if conv.state == State.REQUESTED:
-                    await self.convs.close(conv.id, EndedBy.SYSTEM, wait=True)
+                    await self.convs.close(
+                        conv.id, EndedBy.SYSTEM, outcome=Outcome.SETUP_FAILED, wait=True
+                    )
                 elif conv.state == State.CLAIMING:
                     await self.convs.finish_claim(conv.id)
                 elif conv.state == State.TRANSFERRING:

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.federation_fixture",
     "tests.network_fixture",
     "tests.browser_fixture",
+    "tests.bot_process",
 ]
