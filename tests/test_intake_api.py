@@ -844,12 +844,22 @@ async def test_what_cannot_be_reached_is_a_retryable_503_and_a_bug_a_500() -> No
 
 
 def test_the_page_with_its_scripts_and_styles_is_under_60_kb() -> None:
-    """Everything chat.html loads (from this origin only), uncompressed."""
+    """Everything chat.html loads (from this origin only), uncompressed: its assets and
+    every module its script imports, and theirs."""
     html = (STATIC_DIR / "chat.html").read_text(encoding="utf-8")
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
     assert {"/static/chat.js", "/static/chat.css"} <= set(assets)
     assert not re.findall(r'(?:src|href)="(?:https?:)?//', html)  # nothing from elsewhere
-    files = [STATIC_DIR / "chat.html", *(STATIC_DIR / Path(a).name for a in set(assets))]
+    names = {Path(a).name for a in assets}
+    scripts = [n for n in names if n.endswith(".js")]
+    while scripts:
+        js = (STATIC_DIR / scripts.pop()).read_text(encoding="utf-8")
+        for spec in re.findall(r'\b(?:from|import)\s*\(?\s*"([^"]+)"', js):
+            assert re.fullmatch(r"\./[\w-]+\.js", spec), spec  # a module next to it, no other
+            if spec[2:] not in names:
+                names.add(spec[2:])
+                scripts.append(spec[2:])
+    files = [STATIC_DIR / "chat.html", *(STATIC_DIR / n for n in names)]
     total = sum(f.stat().st_size for f in files)
     print(f"youth page: {total} bytes in {len(files)} files")
     assert total < 60_000
