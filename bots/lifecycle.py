@@ -17,6 +17,7 @@ tasks.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -52,6 +53,9 @@ from bots.tasks import BackgroundTasks
 from bots.texts import counsellor_text, youth_text
 
 log = structlog.get_logger(__name__)
+# A set-up that takes longer is given up (the youth is told to try again), so a set-up
+# row older than this is abandoned for certain: its process died (bots/maintenance.py).
+SETUP_TIMEOUT = dt.timedelta(seconds=30)
 # Matrix clients repeat typing notifications while typing; one lasts this long unless renewed.
 TYPING_SHOWN_FOR = dt.timedelta(seconds=30)
 
@@ -141,7 +145,8 @@ class Conversations:
         await self.repo.add(conv)
         bound = log.bind(conversation=conv_id, kommune=municipality.slug)
         try:
-            await self._set_up(conv, municipality, link)
+            async with asyncio.timeout(SETUP_TIMEOUT.total_seconds()):
+                await self._set_up(conv, municipality, link)
         except Exception as exc:
             bound.error("setup_failed", error=type(exc).__name__)
             await self.close(conv_id, EndedBy.SYSTEM, outcome=Outcome.SETUP_FAILED)

@@ -24,13 +24,15 @@ from bots.deletion import DeletionIncomplete
 from bots.digest import Digests
 from bots.feedback import forget_expired_feedback_keys
 from bots.handled_events import HandledEvents
-from bots.lifecycle import Conversations, short_hash
+from bots.lifecycle import SETUP_TIMEOUT, Conversations, short_hash
 from bots.texts import counsellor_text
 from bots.transfer import finish_transfer
 
 log = structlog.get_logger(__name__)
-# A step left unfinished this long is taken as abandoned by a crashed process.
+# A step left unfinished this long is taken as abandoned by a crashed process; a set-up
+# sooner, since it gives itself up after SETUP_TIMEOUT (a youth is waiting for it).
 STALE_AFTER = dt.timedelta(seconds=60)
+SETUP_ABANDONED_AFTER = SETUP_TIMEOUT + dt.timedelta(seconds=5)
 LIVE_STATES = (State.WAITING, State.CLAIMING, State.ACTIVE)
 # A purged conversation's stripped row stays this long, so a youth's stream that is still
 # open can say the conversation ended; then it is deleted.
@@ -41,6 +43,12 @@ class Maintenance:
     def __init__(self, convs: Conversations) -> None:
         self.convs = convs
         self.digests = Digests(convs)
+        self._next_due: dt.datetime | None = None
+
+    def next_due(self) -> dt.datetime | None:
+        """When a step the last pass left to a process that may still be running it will
+        count as abandoned (the loop comes back then rather than a whole interval later)."""
+        return self._next_due
 
     async def run(self, now: dt.datetime | None = None, *, stale_only: bool = True) -> int:
         """One pass; returns how many conversations it acted on."""
@@ -73,6 +81,7 @@ class Maintenance:
     async def resume(self, now: dt.datetime, *, stale_only: bool = False) -> int:
         """Finish every step left under way (all of them at start-up, later the stale)."""
         touched = 0
+        self._next_due = None
         steps = [State.REQUESTED, State.CLAIMING, State.TRANSFERRING, State.CLOSING]
         for conv in await self.convs.repo.in_states(steps):
             since = {
@@ -80,10 +89,13 @@ class Maintenance:
                 State.CLAIMING: conv.claimed_at,
                 State.CLOSING: conv.closed_at,
             }.get(State(conv.state), conv.last_activity_at)
-            recent = since is not None and now - since < STALE_AFTER
+            stale = SETUP_ABANDONED_AFTER if conv.state == State.REQUESTED else STALE_AFTER
+            recent = since is not None and now - since < stale
             # A REQUESTED row whose set-up is not running any more never handed its token
             # to a browser (the 201 is sent only after `waiting`), so it is closed.
             if (stale_only or conv.state == State.REQUESTED) and recent:
+                assert since is not None
+                self._next_due = min(self._next_due or since + stale, since + stale)
                 continue
             try:
                 if conv.state == State.REQUESTED:

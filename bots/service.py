@@ -14,6 +14,7 @@ from bots.appservice import create_appservice_app
 from bots.catch_up import CatchUp
 from bots.config import Config
 from bots.db.engine import ensure_schema, make_engine, make_sessionmaker
+from bots.db.repo import utcnow
 from bots.events import EventRouter
 from bots.intake.api import create_intake_app
 from bots.intake.pages import add_page_routes
@@ -95,7 +96,10 @@ async def maintenance_loop(catch_up: CatchUp, maintenance: Maintenance) -> None:
         except Exception:
             # A homeserver that is down must not stop the bot; the next round tries again.
             log.exception("maintenance_failed")
-        await asyncio.sleep(MAINTENANCE_SECONDS)
+        pause = float(MAINTENANCE_SECONDS)
+        if (due := maintenance.next_due()) is not None:
+            pause = min(pause, max(5.0, (due - utcnow()).total_seconds() + 0.5))
+        await asyncio.sleep(pause)
 
 
 async def announce_up(link: HomeserverLink) -> None:

@@ -34,6 +34,7 @@ from bots.db.engine import make_engine, make_sessionmaker
 from bots.db.models import Conversation, ConversationStats, State
 from bots.db.repo import ConversationRepo
 from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
+from deploy.local.postgres import LocalPostgres
 from deploy.local.synapse import free_port
 from provisioning.plan import apply, plan
 from tests.fault_proxy import FaultProxy
@@ -174,9 +175,11 @@ class FaultStack:
     config: Config
     rooms: dict[str, MunicipalityRooms]
     counsellors: list[Counsellor]
-    database: Path  # the bot's SQLite file
+    database: Path  # the bot's SQLite file (unused when the stack runs on PostgreSQL)
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    state_dir: Path  # everything the stack keeps on disk
+    postgres: LocalPostgres | None = None
 
     @property
     def intake(self) -> str:
@@ -307,12 +310,20 @@ async def provision(config: Config, synapse: SynapseFixture) -> dict[str, Munici
         await link.close()
 
 
-@pytest.fixture(scope="module")
-async def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FaultStack]:
-    """A stack of its own per test module, so faults never reach the shared one."""
-    tmp = tmp_path_factory.mktemp("faults")
+@contextlib.asynccontextmanager
+async def built_fault_stack(
+    tmp: Path, *, postgres: LocalPostgres | None = None
+) -> AsyncIterator[FaultStack]:
+    """A whole stack of its own in `tmp`: Synapse and the bot's database on SQLite, or
+    both on databases of their own in `postgres` (a throwaway cluster the test may stop)."""
     bot_port = free_port()
-    synapse = bot_homeserver(tmp / "synapse", FAULT_SERVER_NAME, bot_port)
+    synapse_db: str | None = None
+    bot_db = f"sqlite:///{tmp / 'bot.db'}"
+    if postgres is not None:
+        await postgres.create_database("synapse")
+        await postgres.create_database("ungechat")
+        synapse_db, bot_db = postgres.url("synapse"), postgres.url("ungechat")
+    synapse = bot_homeserver(tmp / "synapse", FAULT_SERVER_NAME, bot_port, postgres_url=synapse_db)
     proxy = FaultProxy("http://127.0.0.1")  # the target is known once Synapse runs
     counsellors: list[Counsellor] = []
     bot: BotProcess | None = None
@@ -321,10 +332,9 @@ async def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         await start_with_admin(synapse)
         proxy.target = synapse.url
         await proxy.start()
-        # Counsellors 0 and 1 work for testby (0 also for lukketby), 2 for nordby.
+        # All three work for testby; 0 also for lukketby, 2 also for nordby.
         users = [await synapse.new_user("raadgiver") for _ in range(3)]
-        database = tmp / "bot.db"
-        data = config_data(synapse, f"sqlite:///{database}", [u[0] for u in users])
+        data = config_data(synapse, bot_db, [u[0] for u in users])
         data["homeservers"]["local"]["url"] = proxy.url  # every bot request passes it
         config_path = tmp / "ungechat.yaml"
         config_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -340,7 +350,7 @@ async def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
             await c.start()
         bot = BotProcess(config_path, tmp / "bot.log", f"http://127.0.0.1:{bot_port}")
         await bot.start()
-        engine = make_engine(f"sqlite:///{database}")
+        engine = make_engine(bot_db)
         yield FaultStack(
             synapse=synapse,
             proxy=proxy,
@@ -348,9 +358,11 @@ async def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
             config=config,
             rooms=rooms,
             counsellors=counsellors,
-            database=database,
+            database=tmp / "bot.db",
             engine=engine,
             sessions=make_sessionmaker(engine),
+            state_dir=tmp,
+            postgres=postgres,
         )
     finally:
         for c in counsellors:
@@ -361,3 +373,10 @@ async def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
             await engine.dispose()
         await proxy.stop()
         await synapse.local.stop()
+
+
+@pytest.fixture(scope="module")
+async def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FaultStack]:
+    """A stack of its own per test module, so faults never reach the shared one."""
+    async with built_fault_stack(tmp_path_factory.mktemp("faults")) as stack:
+        yield stack

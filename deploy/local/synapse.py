@@ -17,12 +17,14 @@ import hmac
 import secrets
 import signal
 import socket
+import sqlite3
 import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import yaml
 from signedjson.key import generate_signing_key, write_signing_keys
 
@@ -165,6 +167,10 @@ class LocalSynapse:
             "push": {"include_content": False},  # message text never goes to Apple/Google
             "redaction_retention_period": "5m",  # a redacted message is really gone soon
             "forget_rooms_on_leave": True,
+            # A new database's background updates run back to back, and start() waits for
+            # them: one of them (sliding sync's room list) keeps the rooms it lists from
+            # being purged until it is done, and under traffic it takes minutes.
+            "background_updates": {"sleep_enabled": False},
             # Room version 12: creators have infinite power (bots/conversation_room.py).
             "default_room_version": "12",
             # Loopback only, the clients are tests and the local demo: don't throttle them.
@@ -223,6 +229,7 @@ class LocalSynapse:
             )
         try:
             await asyncio.wait_for(self._wait_healthy(), START_TIMEOUT)
+            await asyncio.wait_for(self._wait_background_updates(), START_TIMEOUT)
         except BaseException as e:
             await self.stop()
             if isinstance(e, TimeoutError):
@@ -258,6 +265,30 @@ class LocalSynapse:
                 except (aiohttp.ClientError, TimeoutError):
                     pass
                 await asyncio.sleep(0.2)
+
+    async def _wait_background_updates(self) -> None:
+        """Until Synapse has no background update left (read from its database)."""
+        while await self._background_updates_left():
+            if self._proc is None or self._proc.returncode is not None:
+                raise SynapseError(f"Synapse exited; {self.log_path}:\n{self.log_tail()}")
+            await asyncio.sleep(0.2)
+
+    async def _background_updates_left(self) -> int:
+        query = "SELECT count(*) FROM background_updates"
+        if self.postgres is not None:
+            libpq = dict(self.postgres)
+            conn = await asyncpg.connect(database=libpq.pop("dbname", None), **libpq)
+            try:
+                return int(await conn.fetchval(query))
+            finally:
+                await conn.close()
+
+        def count() -> int:
+            uri = f"file:{self._sqlite_path}?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+                return int(db.execute(query).fetchone()[0])
+
+        return await asyncio.to_thread(count)
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
