@@ -20,5 +20,8 @@ def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError):
         return True  # the database went away, is locked or refuses connections
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated)
+        # SQLSTATE classes 08 (connection), 53 (out of resources, e.g. connections) and
+        # 57 (operator intervention: shut down, crashed, not yet accepting connections).
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        return bool(exc.connection_invalidated) or sqlstate[:2] in ("08", "53", "57")
     return isinstance(exc, OSError)

@@ -196,6 +196,7 @@ class Youth:
     token: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)
     last_event_id: str | None = None
+    reconnects: int = 0
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _reader: asyncio.Task[None] | None = None
 
@@ -224,8 +225,36 @@ class Youth:
         async with self.http.post(self.url("end"), headers=self.auth) as r:
             return r.status
 
-    def listen(self) -> None:
-        self._reader = asyncio.create_task(self._read())
+    def listen(self, *, reconnect: bool = False) -> None:
+        """Read the event stream in the background; with `reconnect`, as the page does:
+        again with Last-Event-ID whenever it breaks, until the conversation has ended."""
+        self._reader = asyncio.create_task(self._follow() if reconnect else self._read())
+
+    async def _follow(self) -> None:
+        closed = {"type": "status", "status": "closed"}
+        while closed not in self.received:
+            headers = dict(self.auth)
+            if self.last_event_id:
+                headers["Last-Event-ID"] = self.last_event_id
+            try:
+                async with self.http.get(self.url("events"), headers=headers) as r:
+                    if r.status == 404:  # deleted before the page heard it ended
+                        return
+                    async for raw in r.content:
+                        self._line(raw)
+            except (aiohttp.ClientError, ConnectionError):
+                pass
+            if closed not in self.received:
+                self.reconnects += 1
+                await asyncio.sleep(0.5)
+
+    def _line(self, raw: bytes) -> None:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("id: "):
+            self.last_event_id = line[4:]
+        elif line.startswith("data: "):
+            self.received.append(json.loads(line[6:]))
+            self._arrived.set()
 
     async def _read(self) -> None:
         headers = dict(self.auth)
@@ -235,12 +264,12 @@ class Youth:
             assert r.status == 200, await r.text()
             assert r.headers["Content-Type"].startswith("text/event-stream")
             async for raw in r.content:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("id: "):
-                    self.last_event_id = line[4:]
-                elif line.startswith("data: "):
-                    self.received.append(json.loads(line[6:]))
-                    self._arrived.set()
+                self._line(raw)
+
+    async def ended(self) -> None:
+        """Until the stream (one that reconnects) has heard the conversation end."""
+        assert self._reader is not None, "not listening"
+        await self._reader
 
     async def stop_listening(self) -> None:
         if self._reader:

@@ -66,7 +66,6 @@ class Visit:
     youth_user_id: str = ""
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     start_attempts: int = 0
-    reconnects: int = 0
 
 
 @pytest.fixture(scope="module")
@@ -109,43 +108,16 @@ async def send(visit: Visit, text: str) -> None:
     await retried(once)
 
 
-async def follow(visit: Visit) -> None:
-    """The page's event stream, reconnected with Last-Event-ID until the conversation
-    has ended (a stream refused with 404 once it is deleted says so too)."""
-    youth = visit.youth
-    closed = {"type": "status", "status": "closed"}
-    while closed not in youth.received:
-        headers = dict(youth.auth)
-        if youth.last_event_id:
-            headers["Last-Event-ID"] = youth.last_event_id
-        try:
-            async with youth.http.get(youth.url("events"), headers=headers) as r:
-                if r.status == 404:
-                    return
-                async for raw in r.content:
-                    line = raw.decode().rstrip("\n")
-                    if line.startswith("id: "):
-                        youth.last_event_id = line[4:]
-                    elif line.startswith("data: "):
-                        youth.received.append(json.loads(line[6:]))
-                        youth._arrived.set()
-        except (aiohttp.ClientError, ConnectionError):
-            pass
-        if closed not in youth.received:
-            visit.reconnects += 1
-            await asyncio.sleep(0.5)
-
-
 async def young_person(visit: Visit, counsellor_queue: asyncio.Queue[Visit]) -> None:
     await start(visit)
     visit.conversation = visit.youth.conversation
-    reader = asyncio.create_task(follow(visit))
+    visit.youth.listen(reconnect=True)
     await counsellor_queue.put(visit)
     for part in ("første", "anden"):
         await send(visit, f"{visit.canary} {part} besked")
     async with asyncio.timeout(180):
         await visit.answered.wait()
-        await reader
+        await visit.youth.ended()
 
 
 async def counsellor(
@@ -259,7 +231,7 @@ async def test_many_at_once_with_the_bot_killed_halfway(load_stack: FaultStack) 
         "bot_peak_rss_mib": round(stack.bot.peak_rss_kib() / 1024, 1),
         "start_retries": sum(v.start_attempts - 1 for v in visits),
         "set_ups_cut_off": cut_off,
-        "stream_reconnects": sum(v.reconnects for v in visits),
+        "stream_reconnects": sum(v.youth.reconnects for v in visits),
         "lost": 0,
         "duplicated": 0,
         "unpurged": 0,
