@@ -124,7 +124,7 @@ class CatchUp:
             )
             chunk = [e for e in page.get("chunk") or [] if isinstance(e, dict)]
             ids = {e["event_id"] for e in chunk if isinstance(e.get("event_id"), str)}
-            handled = await self.router.handled.handled(ids)
+            handled = await self.router.handled.handled(link.id, ids)
             for event in chunk:  # newest first
                 ts = event.get("origin_server_ts")
                 if event.get("event_id") in handled or (isinstance(ts, int) and ts < oldest):

@@ -1,10 +1,11 @@
 """From a homeserver's room event to the part of the bot it concerns.
 
 Events come in batches, pushed by the homeserver (bots/appservice.py) or read back by the
-catch-up (bots/catch_up.py). Each is handled once, by event id: one already handled, or
-being handled right now in this process, is skipped. An event that fails because a
-homeserver or the database is away stops the batch (it is delivered again); one that
-fails for any other reason is logged and skipped, so it can't block the others.
+catch-up (bots/catch_up.py). Each is handled once per homeserver that delivers it, by
+event id: one already handled, or being handled right now in this process, is skipped.
+An event that fails because a homeserver or the database is away stops the batch (it is
+delivered again); one that fails for any other reason is logged and skipped, so it can't
+block the others.
 
 A conversation room's events may arrive from more than one homeserver once it has been
 transferred across the network; they are handled only as delivered by the homeserver
@@ -47,7 +48,7 @@ class EventRouter:
         self.convs = convs
         self.commands = CounsellorCommands(convs)
         self.handled = HandledEvents(convs.sessions)
-        self._in_flight: set[str] = set()
+        self._in_flight: set[tuple[str, str]] = set()  # (homeserver, event id)
 
     async def handle_events(self, link: HomeserverLink, events: Sequence[Any]) -> None:
         """Handle each new event of a batch once; raises if a homeserver or the database
@@ -55,17 +56,18 @@ class EventRouter:
         batch = [e for e in events if well_formed(e)]
         if len(batch) < len(events):
             log.warning("malformed_events_skipped", count=len(events) - len(batch))
-        seen = await self.handled.handled({e["event_id"] for e in batch})
-        taken: list[str] = []  # marked in flight here until recorded as handled
+        seen = await self.handled.handled(link.id, {e["event_id"] for e in batch})
+        taken: list[tuple[str, str]] = []  # in flight here until recorded as handled
         done: list[str] = []
         try:
             for event in batch:
                 event_id = event["event_id"]
-                if event_id in seen or event_id in self._in_flight:
+                delivery = (link.id, event_id)
+                if event_id in seen or delivery in self._in_flight:
                     continue
                 seen.add(event_id)  # the same event twice in one batch
-                self._in_flight.add(event_id)
-                taken.append(event_id)
+                self._in_flight.add(delivery)
+                taken.append(delivery)
                 try:
                     await self.handle_event(link, event)
                 except Exception as exc:
@@ -76,7 +78,7 @@ class EventRouter:
         finally:
             try:
                 if done:
-                    await self.handled.record(done)
+                    await self.handled.record(link.id, done)
             finally:
                 self._in_flight.difference_update(taken)
 

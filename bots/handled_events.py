@@ -25,25 +25,27 @@ class HandledEvents:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    async def handled(self, event_ids: Collection[str]) -> set[str]:
-        """Those of `event_ids` already handled."""
+    async def handled(self, homeserver: str, event_ids: Collection[str]) -> set[str]:
+        """Those of `event_ids` already handled as delivered by `homeserver`."""
         if not event_ids:
             return set()
         async with self.sessions() as session:
             rows = await session.scalars(
-                select(HandledEvent.event_id).where(HandledEvent.event_id.in_(list(event_ids)))
+                select(HandledEvent.event_id).where(
+                    HandledEvent.homeserver == homeserver,
+                    HandledEvent.event_id.in_(list(event_ids)),
+                )
             )
             return set(rows)
 
-    async def record(self, event_ids: Collection[str]) -> None:
+    async def record(self, homeserver: str, event_ids: Collection[str]) -> None:
         if not event_ids:
             return
         now = utcnow()
+        rows = [{"homeserver": homeserver, "event_id": e, "handled_at": now} for e in event_ids]
         async with self.sessions.begin() as session:
             await session.execute(
-                insert_for(session)(HandledEvent)
-                .values([{"event_id": e, "handled_at": now} for e in event_ids])
-                .on_conflict_do_nothing()
+                insert_for(session)(HandledEvent).values(rows).on_conflict_do_nothing()
             )
 
     async def forget_older_than(self, age: dt.timedelta = HANDLED_EVENTS_KEPT) -> None:

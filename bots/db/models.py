@@ -205,16 +205,20 @@ class Duty(Base):
 
 
 class HandledEvent(Base):
-    """Room events the bot has handled, by event id, so an event pushed again (a retried
-    transaction, or found again by the catch-up) is not handled twice.
+    """Room events the bot has handled, by the homeserver that delivered them and the
+    event id, so an event pushed again (a retried transaction, or found again by the
+    catch-up) is not handled twice.
 
     Event ids are the one thing that cannot repeat: a homeserver's transaction ids can
-    (Synapse on SQLite numbers them from 1 again after a restart). Kept for
-    `HANDLED_EVENTS_KEPT` (bots/catch_up.py), longer than the catch-up looks back.
+    (Synapse on SQLite numbers them from 1 again after a restart). A room that spans two
+    homeservers (after a transfer) has each event delivered by both, and each delivery is
+    the router's to judge (bots/events.py). Kept for `HANDLED_EVENTS_KEPT`
+    (bots/handled_events.py), longer than the catch-up looks back.
     """
 
     __tablename__ = "handled_events"
 
+    homeserver: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     handled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 

@@ -3,7 +3,8 @@
 - `appservice_transactions` is replaced by `handled_events`. Deduplicating pushes by the
   homeserver's transaction id lost everything after a Synapse restart: Synapse on SQLite
   numbers transactions from 1 again, so new transactions were taken for old ones and
-  acknowledged unhandled (the claim, the messages, `!luk`). Event ids cannot repeat.
+  acknowledged unhandled (the claim, the messages, `!luk`). Event ids cannot repeat;
+  they are kept per homeserver, since a transferred room's events come from two.
 - `catch_up_horizons`: the bot reads its rooms itself for events the homeserver never
   pushed (a transaction lost in a crash); events from before it first did so on a
   homeserver were handled before ids were recorded, and are left alone.
@@ -28,9 +29,10 @@ def upgrade() -> None:
     op.drop_table("appservice_transactions")
     op.create_table(
         "handled_events",
+        sa.Column("homeserver", sa.String(length=64), nullable=False),
         sa.Column("event_id", sa.String(length=255), nullable=False),
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name="pk_handled_events"),
+        sa.PrimaryKeyConstraint("homeserver", "event_id", name="pk_handled_events"),
     )
     op.create_index("ix_handled_events_handled_at", "handled_events", ["handled_at"])
     op.create_table(
