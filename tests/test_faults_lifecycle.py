@@ -441,6 +441,37 @@ async def test_killed_during_close(
         await youth.stop_listening()
 
 
+@pytest.mark.long
+async def test_synapse_killed_during_a_purge_is_waited_for(
+    fault_stack: FaultStack, http: aiohttp.ClientSession
+) -> None:
+    """Synapse dies while it purges the room: after its restart the purge task is still
+    marked running, and Synapse answers a new purge "purge already in progress" until it
+    resumes its own (its task scheduler looks every minute). The bot waits for that one
+    instead of counting the deletion as failed and trying again every pass."""
+    stack = fault_stack
+    c0 = stack.counsellors[0]
+    youth, room_id, conv = await taken(stack, http, c0)
+    assert conv.youth_user_id is not None
+    # A room with some history, so that its purge takes long enough to be cut off.
+    for number in range(150):
+        await c0.say(room_id, f"linje {number}")
+    purge = stack.proxy.hold(*CLOSE_STEPS["purge"])
+    await command(c0, room_id, "!luk")
+    await purge.arrived()
+    await purge.release(forward=True, answer=True)
+    await stack.synapse.local.kill()
+    await stack.synapse.local.start()
+    stack.proxy.target = stack.synapse.url
+    await stack.reconnect_counsellors()
+
+    await stack.wait_for_state(conv.id, State.PURGED, timeout=240)
+    await assert_deleted(stack, conv.id, [room_id], conv.youth_user_id)
+    assert "purge_failed" not in stack.bot.log_text()
+    with contextlib.suppress(aiohttp.ClientError, AssertionError):
+        await youth.stop_listening()
+
+
 # -- hold (!bevar) --------------------------------------------------------------------------
 
 

@@ -8,9 +8,10 @@ Every answer must be one the OpenAPI file documents (status, content type, body)
 a 5xx; a refused request creates nothing (the bot's database holds exactly the
 conversations whose start was answered 201); and `/healthz` stays fast throughout.
 
-The default run keeps to about a minute (UNGECHAT_FUZZ_EXAMPLES examples per operation
-and kind of data, 25 by default); set the variable higher for a longer run, e.g.
-`UNGECHAT_FUZZ_EXAMPLES=200 .venv/bin/python -m pytest tests/test_intake_fuzz.py`.
+The default run keeps to about a minute (25 examples per operation and kind of data);
+the full run (UNGECHAT_FULL=1, docs/reliability.md) tries 250, and
+UNGECHAT_FUZZ_EXAMPLES sets any other number. The number of requests sent and the
+statuses seen are written to test-artifacts/fuzz.json.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -46,7 +48,9 @@ from tests.stack_fixture import Stack
 
 pytestmark = pytest.mark.synapse
 
-EXAMPLES = int(os.environ.get("UNGECHAT_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(
+    os.environ.get("UNGECHAT_FUZZ_EXAMPLES", "250" if os.environ.get("UNGECHAT_FULL") else "25")
+)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -54,6 +58,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 HEALTHY_SECONDS = 1.0
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 SCHOOL = "https://www.testby-ungdomsskole.dk"  # testby's own site, for the run
 
 
@@ -66,6 +71,7 @@ class Intake:
     http: requests.Session = field(default_factory=requests.Session)
     started: list[tuple[str, str]] = field(default_factory=list)  # (conversation, token)
     statuses: dict[str, set[int]] = field(default_factory=dict)
+    sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def call(self, case: Any) -> requests.Response:
@@ -76,6 +82,7 @@ class Intake:
             label = f"{case.method} {case.operation.path}"
             with self.lock:
                 self.statuses.setdefault(label, set()).add(response.status_code)
+                self.sent += 1
             if response.headers.get("Content-Type", "").startswith("text/event-stream"):
                 # A stream runs until the conversation ends: its answer is the 200 itself.
                 assert response.status_code == 200, label
@@ -147,7 +154,22 @@ async def intake(stack: Stack) -> AsyncIterator[Intake]:
         async with aiohttp.ClientSession() as http:
             for conversation, token in fuzzed.started:
                 await Youth(stack.intake, http, conversation, token).end()
-    print("statuses seen:", *sorted(f"{k}: {sorted(v)}" for k, v in fuzzed.statuses.items()))
+    seen = {k: sorted(v) for k, v in sorted(fuzzed.statuses.items())}
+    print(f"{fuzzed.sent} requests; statuses seen:", seen)
+    record_run(fuzzed.sent, seen)
+
+
+def record_run(sent: int, statuses: dict[str, list[int]]) -> None:
+    """Added up over the tests of a run, for docs/reliability.md."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "fuzz.json"
+    run = json.loads(path.read_text()) if path.exists() else {}
+    if run.get("pid") != os.getpid():  # a new run starts the count again
+        run = {"pid": os.getpid(), "examples": EXAMPLES, "requests": 0, "statuses": {}}
+    run["requests"] += sent
+    for label, codes in statuses.items():
+        run["statuses"][label] = sorted({*run["statuses"].get(label, []), *codes})
+    path.write_text(json.dumps(run, indent=2) + "\n")
 
 
 def operations(schema: Any) -> list[Any]:
