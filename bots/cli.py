@@ -10,13 +10,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bots.config import Config, ConfigError, load_config
+from bots.config.load import ConfigError, load_config
+from bots.config.model import Config
 from bots.logs import configure_logging
 
 DESCRIPTION = """\
 ungechat: anonymous chat counselling for young people, run by municipalities on Matrix.
 
-  up               run everything locally (Synapse, bot, youth page, demo municipalities)
+  up               run everything locally (Synapse, bot, youth page, demo municipalities);
+                   --scale: on PostgreSQL, Redis, Synapse workers, replicas and nginx
   run              run the bot and youth intake for a config file
   init             write a starting config for one municipality
   provision        show (plan) or carry out (apply) what a config needs on its homeservers
@@ -59,6 +61,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.scale:
+        if args.replicas < 1:
+            print(f"--replicas must be at least 1, not {args.replicas}", file=sys.stderr)
+            return 2
+        from deploy.local.scale import up_scaled
+
+        return _until_signal(
+            lambda stop: up_scaled(Path(args.state_dir), stop, replicas=args.replicas)
+        )
     from deploy.local.up import up
 
     return _until_signal(lambda stop: up(Path(args.state_dir), stop))
@@ -71,7 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(Path(args.config))
 
     async def main(stop: asyncio.Event) -> None:
-        async with running(config, config.listen_host, config.listen_port):
+        port = args.port if args.port is not None else config.listen_port
+        async with running(config, config.listen_host, port):
             await stop.wait()
 
     try:
@@ -125,7 +137,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from bots.check_config import check_config
+    from bots.config.summary import check_config
 
     return check_config(Path(args.file))
 
@@ -148,10 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--state-dir", default=".ungechat", help="where state is kept (default ./.ungechat)"
     )
+    p.add_argument(
+        "--scale",
+        action="store_true",
+        help="the scale-out shape instead: Synapse on PostgreSQL with Redis and workers,\n"
+        "several ungechat replicas, nginx in front (deploy/local/scale.py)",
+    )
+    p.add_argument(
+        "--replicas", type=int, default=2, help="with --scale: ungechat replicas (default 2)"
+    )
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("run", help="run the bot and youth intake")
     p.add_argument("-c", "--config", required=True, help="config file (YAML)")
+    p.add_argument(
+        "--port",
+        type=int,
+        help="listen on this port instead of the config's listen.port (one per replica)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("init", help="write a starting config for one municipality")

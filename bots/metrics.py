@@ -28,18 +28,15 @@ from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bots.db.models import Conversation, ConversationStats, State
-from bots.db.repo import utcnow
+from bots.conversation.states import SHOWN_ACTIVE, SHOWN_WAITING, State
+from bots.db.models import Conversation, ConversationStats, utcnow
 from bots.keys import CONFIG, SESSIONS
 
 log = structlog.get_logger(__name__)
 
 WAIT_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-STATES = {
-    "waiting": (State.REQUESTED, State.WAITING, State.TRANSFERRING),
-    "active": (State.CLAIMING, State.ACTIVE),
-}
+STATES = {"waiting": SHOWN_WAITING, "active": SHOWN_ACTIVE}
 # Paths whose answer time is worth watching: what young people's browsers ask for.
 TIMED_PREFIXES = ("/api/", "/k/")
 

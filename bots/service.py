@@ -10,29 +10,22 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from bots.appservice import create_appservice_app
-from bots.catch_up import CatchUp
-from bots.config import Config
+from bots.appservice.endpoint import create_appservice_app
+from bots.assembly import Bot, assemble
+from bots.config.model import Config
 from bots.db.engine import ensure_schema, make_engine, make_sessionmaker
-from bots.db.repo import utcnow
-from bots.events import EventRouter
+from bots.db.models import utcnow
 from bots.intake.api import create_intake_app
 from bots.intake.pages import add_page_routes
 from bots.intake.ratelimit import RateLimiter
 from bots.keys import (
-    CATCH_UP,
+    BOT,
     CONFIG,
-    CONVERSATIONS,
-    DUTY,
-    LINKS,
     RATE_LIMITER,
-    ROUTER,
     SESSIONS,
     SIGNALS,
     TASKS,
 )
-from bots.lifecycle import Conversations
-from bots.maintenance import Maintenance
 from bots.matrix.errors import MatrixError
 from bots.matrix.links import HomeserverLink
 from bots.metrics import METRICS, Metrics, metrics_listener, request_timer
@@ -41,6 +34,7 @@ from bots.tasks import BackgroundTasks
 
 log = structlog.get_logger(__name__)
 MAINTENANCE_SECONDS = 30
+SHUTDOWN_SECONDS = 10.0
 
 
 async def database(app: web.Application) -> AsyncIterator[None]:
@@ -51,53 +45,56 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
-async def homeservers(app: web.Application) -> AsyncIterator[None]:
+async def change_listener(app: web.Application) -> AsyncIterator[None]:
+    """On PostgreSQL, hear every replica's changes at once (bots/signals.py)."""
+    url = app[CONFIG].database
+    if not url.startswith(("postgresql", "postgres")):
+        yield
+        return
+    task = asyncio.create_task(app[SIGNALS].listen_postgres(url), name="change-listener")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def homeserver_links(app: web.Application) -> AsyncIterator[None]:
+    """One link per homeserver (the bot's gateway and the Admin API), closed at the end."""
     config = app[CONFIG]
-    app[LINKS] = {
+    links = {
         hs_id: HomeserverLink.connect(hs_id, hs.url, hs.registration(), hs.admin_token)
         for hs_id, hs in config.homeservers.items()
     }
+    app[TASKS] = BackgroundTasks()
+    app[BOT] = assemble(config, app[SESSIONS], links, app[SIGNALS], app[TASKS])
     yield
-    for link in app[LINKS].values():
+    for link in links.values():
         await link.close()
 
 
-async def conversations(app: web.Application) -> AsyncIterator[None]:
-    tasks = BackgroundTasks()
-    app[TASKS] = tasks
-    convs = Conversations(app[CONFIG], app[SESSIONS], app[LINKS], app[SIGNALS], tasks)
-    app[CONVERSATIONS] = convs
-    app[DUTY] = convs.duty
-    router = EventRouter(convs)
-    app[ROUTER] = router
-    catch_up = CatchUp(convs, router)
-    app[CATCH_UP] = catch_up
-    loop = asyncio.create_task(maintenance_loop(catch_up, Maintenance(convs)), name="maintenance")
+async def on_its_own(app: web.Application) -> AsyncIterator[None]:
+    """The bot's own loop (bots/assembly.py `Bot.on_its_own`) and its watch on the
+    homeservers; they and its background work are cancelled at the end."""
+    loops = [
+        asyncio.create_task(pass_after_pass(app[BOT]), name="on-its-own"),
+        asyncio.create_task(app[BOT].homeservers.watch(), name="homeservers-answering"),
+    ]
     yield
-    loop.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await loop
-    await tasks.cancel_all()
+    for loop in loops:
+        loop.cancel()
+    await asyncio.gather(*loops, return_exceptions=True)
+    await app[TASKS].cancel_all()
 
 
-async def maintenance_loop(catch_up: CatchUp, maintenance: Maintenance) -> None:
-    """Each pass: first read what the homeservers did not push (at start-up: what happened
-    while the bot was down), then resume everything a crash left under way (at start-up
-    all of it, later what is stale), then keep the clock-driven rules."""
+async def pass_after_pass(bot: Bot) -> None:
+    """At start-up everything a crash left under way is resumed; later what is stale.
+    The next pass comes after MAINTENANCE_SECONDS, or sooner when a step left to a
+    process that may still be running it will count as abandoned."""
     stale_only = False
     while True:
-        try:
-            await catch_up.run()
-        except Exception:
-            log.exception("catch_up_failed")
-        try:
-            await maintenance.run(stale_only=stale_only)
-            stale_only = True
-        except Exception:
-            # A homeserver that is down must not stop the bot; the next round tries again.
-            log.exception("maintenance_failed")
+        await bot.on_its_own(stale_only=stale_only)
+        stale_only = True
         pause = float(MAINTENANCE_SECONDS)
-        if (due := maintenance.next_due()) is not None:
+        if (due := bot.maintenance.next_due()) is not None:
             pause = min(pause, max(5.0, (due - utcnow()).total_seconds() + 0.5))
         await asyncio.sleep(pause)
 
@@ -114,14 +111,18 @@ async def announce_up(link: HomeserverLink) -> None:
 
 
 async def health(request: web.Request) -> web.Response:
-    """The bot is up (200) and says which homeservers it can reach: one that is down
-    stops only its own municipalities, and shows here rather than as a crash."""
-    links = request.config_dict[LINKS]
-    reachable = await asyncio.gather(*(link.bot.reachable() for link in links.values()))
-    homeservers = {
-        hs_id: "ok" if ok else "unreachable" for hs_id, ok in zip(links, reachable, strict=True)
-    }
+    """The bot is up (200) and says which homeservers answered when last asked (a few
+    seconds ago): one that is down stops only its own municipalities, and shows here
+    rather than as a crash. Answered at once, whatever the homeservers are doing."""
+    answering = request.config_dict[BOT].homeservers.answering
+    homeservers = {hs_id: "ok" if ok else "unreachable" for hs_id, ok in answering.items()}
     return web.json_response({"status": "ok", "homeservers": homeservers})
+
+
+async def hand_over_streams(app: web.Application) -> None:
+    """Shutting down: event streams end now, so their pages reconnect elsewhere, rather
+    than being cut when the shutdown timeout runs out."""
+    app[SIGNALS].shut_down()
 
 
 def create_app(config: Config) -> web.Application:
@@ -130,7 +131,10 @@ def create_app(config: Config) -> web.Application:
     app[SIGNALS] = Signals()
     app[RATE_LIMITER] = RateLimiter(max_starts=config.starts_per_address_per_hour)
     app[METRICS] = Metrics([m.slug for m in config.municipalities])
-    app.cleanup_ctx.extend([database, homeservers, conversations, metrics_listener])
+    app.on_shutdown.append(hand_over_streams)
+    app.cleanup_ctx.extend(
+        [database, change_listener, homeserver_links, on_its_own, metrics_listener]
+    )
     app.add_subapp("/_matrix/app/v1", create_appservice_app())
     app.add_subapp("/api/v1", create_intake_app())
     add_page_routes(app)
@@ -145,13 +149,15 @@ async def running(
     """Serve the app until the block ends; yields the app and the port it listens on."""
     app = create_app(config)
     # No access log: it would record young people's addresses and user agents.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+    # Requests under way get SHUTDOWN_SECONDS to finish; steps cut off after that are
+    # resumed by another replica's maintenance (bots/conversation/maintenance.py).
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0][1]  # the real port when 0 asked the OS for a free one
     log.info("listening", host=host, port=bound)
-    await asyncio.gather(*(announce_up(link) for link in app[LINKS].values()))
+    await asyncio.gather(*(announce_up(link) for link in app[BOT].homeservers))
     try:
         yield app, bound
     finally:

@@ -314,3 +314,47 @@ COUNSELLOR: dict[str, dict[str, str]] = {
 def counsellor_text(key: str, lang: str = "da", **values: object) -> str:
     texts = COUNSELLOR[key]
     return (texts.get(lang) or texts["da"]).format(**values)
+
+
+# What the youth page says unless a municipality has its own words (`texts:` in the
+# config); {kommune} is filled in with its name.
+PAGE: dict[str, dict[str, str]] = {
+    "intro": {
+        "da": (
+            "Her kan du skrive med en ungerådgiver fra {kommune} om det, der fylder – stort"
+            " eller småt."
+        ),
+        "en": (
+            "Here you can write with a youth counsellor from {kommune} about whatever is on"
+            " your mind – big or small."
+        ),
+    },
+    "promise": {
+        "da": (
+            "Du er helt anonym. Du skal ikke oprette en profil, og vi kan ikke se, hvem du "
+            "er. Når samtalen slutter, bliver den slettet. Vi gemmer kun en optælling uden "
+            "noget, der kan føre tilbage til dig."
+        ),
+        "en": (
+            "You are completely anonymous. You don't need an account, and we can't see who "
+            "you are. When the conversation ends, it is deleted. We only keep a count with "
+            "nothing that can lead back to you."
+        ),
+    },
+    "help_now": {
+        "da": (
+            "Er du i fare lige nu, så ring 112. Du kan altid ringe til BørneTelefonen på "
+            "116 111, og tænker du på at tage dit liv, kan du ringe til Livslinien på 70 "
+            "201 201."
+        ),
+        "en": (
+            "If you are in danger right now, call 112. You can always call BørneTelefonen "
+            "on 116 111, and if you are thinking about taking your own life, you can call "
+            "Livslinien on 70 201 201."
+        ),
+    },
+    "closed": {
+        "da": "Chatten er lukket lige nu.",
+        "en": "The chat is closed right now.",
+    },
+}

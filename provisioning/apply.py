@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 
-from bots.config import Config
+from bots.config.model import Config
 from bots.matrix.errors import Forbidden, NotFound, RoomInUse
 from bots.matrix.gateway import path
 from bots.matrix.links import HomeserverLink
+from provisioning import synapse_settings
 from provisioning.actions import Action, merged_power_levels
+from provisioning.registration import write_registration
 from provisioning.rooms import RoomSpec, rooms_on
 from provisioning.state import PRESENT
 
@@ -74,7 +76,10 @@ class _Run:
         if action.kind in ("write_registration", "update_registration"):
             hs = self.config.homeservers[action.homeserver]
             assert hs.registration_file is not None
-            hs.registration().write(hs.registration_file)
+            if action.target == str(synapse_settings.fragment_path(hs.registration_file)):
+                synapse_settings.write(self.config, action.homeserver)
+            else:
+                write_registration(hs.registration(), hs.registration_file)
             return
         spec = self.specs.get((action.homeserver, action.room))
         if action.kind == "kick":

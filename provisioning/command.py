@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bots.config import Config
+from bots.config.model import Config
 from bots.matrix.errors import MatrixError
 from bots.matrix.links import HomeserverLink
 from provisioning.apply import NotApplied, apply

@@ -16,8 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bots.config import DEFAULT_YOUTH_TEXTS
-from provisioning.kommuner import Kommune, by_slug, suggest
+from bots.config.kommuner import Kommune, by_slug, suggest
+from bots.texts import PAGE
 
 ADMIN_PLACEHOLDER = "CHANGE_ME_synapse_admin_access_token"
 STANDARD_CHANNELS = (
@@ -56,7 +56,7 @@ def starting_config(kommune: Kommune, site: Site, admin_token: str | None) -> st
     hs = kommune.slug[:32]
     short = kommune.name
     texts = "\n".join(
-        f"      {key}: {_q(DEFAULT_YOUTH_TEXTS[key].da.replace('{kommune}', short))}"
+        f"      {key}: {_q(PAGE[key]['da'].replace('{kommune}', short))}"
         for key in ("intro", "promise", "help_now")
     )
     return f"""\

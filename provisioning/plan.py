@@ -1,7 +1,8 @@
 """Declarative config → plan, by reading each homeserver as the bot.
 
 The plan lists every change `apply` would make: the registration file (its content and
-mode), rooms to create (each with the topic, join rule and power levels it gets), names,
+mode) and the Synapse settings to merge beside it (provisioning/synapse_settings.py),
+rooms to create (each with the topic, join rule and power levels it gets), names,
 topics, join rules and power levels to set, counsellors to invite, and former
 counsellors to remove, from the live conversation rooms too (restricted join is only
 checked when joining). Room aliases in the bot's exclusive namespace are the keys, so a
@@ -10,14 +11,16 @@ second apply finds what the first made and a failure midway is completed by the 
 
 from __future__ import annotations
 
-from bots.config import Config
+from bots.config.model import Config
+from bots.config.namespaces import Registration
 from bots.matrix.errors import MatrixError, Unreachable
 from bots.matrix.gateway import path
 from bots.matrix.links import HomeserverLink
+from provisioning import synapse_settings
 from provisioning.actions import Action, Plan, merged_power_levels, power_level_changes
 from provisioning.apply import apply
 from provisioning.leftovers import leftovers
-from provisioning.registration import Registration, file_change
+from provisioning.registration import file_change
 from provisioning.rooms import RoomSpec, rooms_on
 from provisioning.state import RoomState, read_room, resolve
 
@@ -32,6 +35,11 @@ async def plan(config: Config, links: dict[str, HomeserverLink]) -> Plan:
             if change is not None:
                 kind, text = change
                 target = str(hs.registration_file)
+                result.actions.append(Action(hs_id, "", kind, "", target, text))
+            change = synapse_settings.file_change(config, hs_id)
+            if change is not None:
+                kind, text = change
+                target = str(synapse_settings.fragment_path(hs.registration_file))
                 result.actions.append(Action(hs_id, "", kind, "", target, text))
         try:
             actions, known = await _plan_homeserver(config, hs_id, links[hs_id])

@@ -1,8 +1,9 @@
-"""The application service registration that a homeserver loads to let the bot in.
+"""The application service registration file that a homeserver loads to let the bot in:
+written with the right mode, checked for the plan, and what the operator is told.
 
-The bot owns an exclusive namespace for itself and for the ephemeral youth accounts
-(`@_<id>_ung_…`), and for the conversation room aliases (`#_<id>_c_…`). It is not rate
-limited, and it receives typing and read receipts (`receive_ephemeral`).
+What it claims (bots/config/namespaces.py): an exclusive namespace for the bot itself,
+the ephemeral youth accounts and the room aliases; it is not rate limited, and it
+receives typing and read receipts (`receive_ephemeral`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from bots.config.namespaces import Registration
 
 # The file holds both tokens, and Synapse must read it. Synapse usually runs as a user of
 # its own (Debian's `matrix-synapse`; uid/gid 991 in the matrixdotorg/synapse image),
@@ -32,81 +33,19 @@ SYNAPSE_GROUPS = (
 )
 
 
-@dataclass(frozen=True)
-class Registration:
-    id: str
-    url: str
-    as_token: str
-    hs_token: str
-    sender_localpart: str
-    server_name: str
-
-    @property
-    def prefix(self) -> str:
-        """Localpart prefix of every account and alias the bot owns (besides its sender)."""
-        return f"_{self.id}_"
-
-    @property
-    def bot_user_id(self) -> str:
-        return f"@{self.sender_localpart}:{self.server_name}"
-
-    def youth_user_id(self, conversation_id: str) -> str:
-        return f"@{self.prefix}ung_{conversation_id}:{self.server_name}"
-
-    def conversation_alias_localpart(self, conversation_id: str) -> str:
-        return f"{self.prefix}c_{conversation_id}"
-
-    def space_alias_localpart(self, slug: str) -> str:
-        return f"{self.prefix}space_{slug}"
-
-    def lobby_alias_localpart(self, slug: str) -> str:
-        return f"{self.prefix}lobby_{slug}"
-
-    def staff_alias_localpart(self, slug: str) -> str:
-        return f"{self.prefix}staff_{slug}"
-
-    def sparring_alias_localpart(self, sparring_id: str) -> str:
-        return f"{self.prefix}sparring_{sparring_id}"
-
-    def alias(self, localpart: str) -> str:
-        return f"#{localpart}:{self.server_name}"
-
-    def owns_user(self, user_id: str) -> bool:
-        return user_id == self.bot_user_id or (
-            user_id.startswith(f"@{self.prefix}") and user_id.endswith(f":{self.server_name}")
-        )
-
-    def as_dict(self) -> dict:
-        server = re.escape(self.server_name)
-        prefix = re.escape(self.prefix)
-        return {
-            "id": self.id,
-            "url": self.url,
-            "as_token": self.as_token,
-            "hs_token": self.hs_token,
-            "sender_localpart": self.sender_localpart,
-            "rate_limited": False,
-            "receive_ephemeral": True,
-            "namespaces": {
-                "users": [{"exclusive": True, "regex": f"@{prefix}.*:{server}"}],
-                "aliases": [{"exclusive": True, "regex": f"#{prefix}.*:{server}"}],
-                "rooms": [],
-            },
-        }
-
-    def write(self, path: Path) -> Path:
-        """Write the registration file with mode 0640 (see MODE), in place, so an
-        existing file keeps the owner and group the operator gave it."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump(self.as_dict(), sort_keys=False)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            # The mode first, then the tokens: an existing file may have been readable by
-            # everyone, and the umask may have taken the group's read from a new one.
-            os.fchmod(f.fileno(), MODE)
-            f.truncate()
-            f.write(text)
-        return path
+def write_registration(registration: Registration, path: Path) -> Path:
+    """Write the registration file with mode 0640 (see MODE), in place, so an
+    existing file keeps the owner and group the operator gave it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(registration.as_dict(), sort_keys=False)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # The mode first, then the tokens: an existing file may have been readable by
+        # everyone, and the umask may have taken the group's read from a new one.
+        os.fchmod(f.fileno(), MODE)
+        f.truncate()
+        f.write(text)
+    return path
 
 
 def file_change(registration: Registration, path: Path) -> tuple[str, str] | None:

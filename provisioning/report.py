@@ -8,10 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from bots.config import Config
+from bots.config.model import Config
 from deploy.federation import federation_config
 from provisioning.actions import SIGNS, Plan
 from provisioning.registration import access_notes, homeserver_yaml_lines
+from provisioning.synapse_settings import fragment_path
 
 NO_CHANGES = "no changes: the homeservers already match the config."
 
@@ -66,7 +67,15 @@ def registration_notes(config: Config) -> str:
         lines.append(f"[{hs_id}] the appservice registration is {path}.")
         if path.exists():  # not when apply stopped before writing it
             lines += access_notes(path)
-        lines.append(f"Add to homeserver.yaml of {hs.server_name} (then restart Synapse):")
+        fragment = fragment_path(path)
+        lines.append(
+            f"The Synapse settings {hs.server_name} needs are in {fragment}: the registration, "
+            "no guests, no open registration, the network's federation, short retention, "
+            "limits on counsellors' logins. Load them after homeserver.yaml, on the main "
+            "process and on every worker, then restart Synapse (docs/deploy.md):"
+        )
+        lines.append(f"  --config-path homeserver.yaml --config-path {fragment}")
+        lines.append(f"Or add at least this to homeserver.yaml of {hs.server_name} by hand:")
         lines.append(homeserver_yaml_lines(path))
     network = config.network_server_names()
     lines.append(

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.config import Config, Municipality, SparringRoom
-from bots.conversation_room import COUNSELLOR_POWER, ROOM_VERSION, space_child_content
-from provisioning.registration import Registration
+from bots.config.model import Config, Municipality, SparringRoom
+from bots.config.namespaces import Registration
+from bots.conversation.room import COUNSELLOR_POWER, ROOM_VERSION, space_child_content
 
 LOBBY_NAME = "Kø"
 LOBBY_TOPIC = (

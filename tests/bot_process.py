@@ -29,10 +29,12 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bots.config import Config, parse_config
+from bots.config.load import parse_config
+from bots.config.model import Config
+from bots.conversation.states import State
+from bots.conversation.store import ConversationRepo
 from bots.db.engine import make_engine, make_sessionmaker
-from bots.db.models import Conversation, ConversationStats, State
-from bots.db.repo import ConversationRepo
+from bots.db.models import Conversation, ConversationStats
 from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
 from deploy.local.postgres import LocalPostgres
 from deploy.local.synapse import free_port
@@ -41,6 +43,7 @@ from tests.fault_proxy import FaultProxy
 from tests.matrix_helpers import Counsellor
 from tests.stack_fixture import config_data
 from tests.synapse_fixture import SynapseFixture, bot_homeserver, start_with_admin
+from tests.waiting import wait_for_state
 
 UNGECHAT = Path(sys.executable).parent / "ungechat"
 START_TIMEOUT = 60.0
@@ -201,18 +204,8 @@ class FaultStack:
     async def wait_for_state(
         self, conv_id: str, *states: State, timeout: float = 30
     ) -> Conversation:
-        """Poll the bot's database until the conversation is in one of `states`."""
-        conv = None
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    conv = await self.repo.get(conv_id)
-                    if conv is not None and conv.state in states:
-                        return conv
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            state = conv.state if conv else None
-            raise AssertionError(f"{conv_id} still {state}, not {states}") from None
+        """Until the conversation is in one of `states` in the bot's database."""
+        return await wait_for_state(self.repo, conv_id, *states, timeout=timeout)
 
     async def conversations_since(self, moment: dt.datetime) -> Sequence[Conversation]:
         async with self.sessions() as session:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import cache
@@ -19,9 +18,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import select
 
+from bots.conversation.states import OPEN
 from bots.db.models import Conversation
-from bots.lifecycle import OPEN_STATES
 from schemas import SCHEMA_DIR
+from tests.config_swap import municipality_changed
 from tests.matrix_helpers import Youth
 from tests.stack_fixture import Stack
 
@@ -31,7 +31,7 @@ OPENAPI = "urn:ungechat:intake-openapi"
 @contextlib.asynccontextmanager
 async def on_duty(stack: Stack, kommune: str, user_id: str) -> AsyncIterator[int]:
     """A counsellor on duty for the block (as `!vagt start`); yields how many are on duty."""
-    duty = stack.conversations.duty
+    duty = stack.bot.duty
     await duty.start(kommune, user_id)
     try:
         yield await duty.count(kommune)
@@ -42,14 +42,8 @@ async def on_duty(stack: Stack, kommune: str, user_id: str) -> AsyncIterator[int
 @contextlib.contextmanager
 def changed_municipality(stack: Stack, slug: str, **changes: Any) -> Iterator[None]:
     """The running bot's config with `slug` changed, as a reloaded config would be."""
-    config = stack.config
-    before = config.municipalities
-    changed = tuple(dataclasses.replace(m, **changes) if m.slug == slug else m for m in before)
-    object.__setattr__(config, "municipalities", changed)  # frozen; the bot holds this object
-    try:
+    with municipality_changed(stack.config, slug, **changes):
         yield
-    finally:
-        object.__setattr__(config, "municipalities", before)
 
 
 def partners(stack: Stack, slug: str, names: tuple[str, ...]) -> contextlib.AbstractContextManager:
@@ -64,7 +58,7 @@ def embedding(stack: Stack, slug: str, *origins: str) -> contextlib.AbstractCont
 
 async def conversation_ids(stack: Stack) -> set[str]:
     """The ids of every conversation the bot's database holds (in any state)."""
-    async with stack.conversations.sessions() as session:
+    async with stack.bot.sessions() as session:
         return set((await session.scalars(select(Conversation.id))).all())
 
 
@@ -72,9 +66,9 @@ async def ended_in_the_bot(stack: Stack, conversation: str) -> str | None:
     """Wait until the bot's database has the conversation ended; who ended it."""
     async with asyncio.timeout(20):
         while True:
-            conv = await stack.conversations.repo.get(conversation)
+            conv = await stack.bot.repo.get(conversation)
             assert conv is not None
-            if conv.state not in OPEN_STATES:
+            if conv.state not in OPEN:
                 return conv.ended_by
             await asyncio.sleep(0.2)
 

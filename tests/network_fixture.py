@@ -5,7 +5,6 @@ database; the homeservers are the session's `federation`."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from bots.config import Config, parse_config
-from bots.db.models import State
-from bots.keys import CONVERSATIONS
-from bots.lifecycle import Conversations
+from bots.assembly import Bot
+from bots.config.load import parse_config
+from bots.config.model import Config
+from bots.keys import BOT
 from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
 from bots.service import running
 from provisioning.plan import apply, plan
@@ -47,13 +46,13 @@ class Network:
     oest: Counsellor
     port: int  # where the bot listens (the homeservers push there)
     intake: str = ""
-    conversations: Conversations = field(init=False)
+    bot: Bot = field(init=False)
     _bot: contextlib.AbstractAsyncContextManager[Any] | None = None
 
     async def start_bot(self) -> None:
         self._bot = running(self.config, "127.0.0.1", self.port)
         app, port = await self._bot.__aenter__()
-        self.intake, self.conversations = f"http://127.0.0.1:{port}", app[CONVERSATIONS]
+        self.intake, self.bot = f"http://127.0.0.1:{port}", app[BOT]
 
     async def stop_bot(self) -> None:
         if self._bot is not None:
@@ -116,15 +115,6 @@ async def network(federation: FederationFixture, tmp_path: Path) -> AsyncIterato
         await network.stop_bot()
         await vest.stop()
         await oest.stop()
-
-
-async def wait_for_state(convs: Conversations, conversation: str, state: State) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            conv = await convs.repo.get(conversation)
-            if conv is not None and conv.state == state:
-                return
-            await asyncio.sleep(0.1)
 
 
 async def room_gone(hs: SynapseFixture, room_id: str) -> bool:

@@ -13,8 +13,9 @@ from typing import Any
 import aiohttp
 
 from bots import cli
-from bots.config import Config, parse_config
-from bots.conversation_room import create_room_body, space_child_content
+from bots.config.load import parse_config
+from bots.config.model import Config
+from bots.conversation.room import create_room_body, space_child_content
 from bots.matrix.links import HomeserverLink
 from provisioning.actions import Plan
 from provisioning.plan import apply, plan

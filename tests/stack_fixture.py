@@ -16,14 +16,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bots.config import Config, parse_config
-from bots.events import EventRouter
+from bots.assembly import Bot, assemble
+from bots.config.load import parse_config
+from bots.config.model import Config
 from bots.intake.ratelimit import RateLimiter
-from bots.keys import CONVERSATIONS, RATE_LIMITER, ROUTER, TASKS
-from bots.lifecycle import Conversations
-from bots.maintenance import Maintenance
+from bots.keys import BOT, RATE_LIMITER
 from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
 from bots.service import running
+from bots.signals import Signals
 from bots.tasks import BackgroundTasks
 from provisioning.plan import apply, plan
 from tests.matrix_helpers import Counsellor
@@ -39,15 +39,21 @@ class Stack:
     admin_token: str
     rooms: dict[str, MunicipalityRooms]
     counsellors: list[Counsellor]
-    conversations: Conversations
-    maintenance: Maintenance
-    router: EventRouter
-    tasks: BackgroundTasks
+    bot: Bot  # the running bot's parts
     synapse: Any
     limiter: RateLimiter
 
     async def admin(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         return await self.synapse.admin(method, path, body)
+
+    def second_replica(self) -> Bot:
+        """Another bot on the same database and homeservers, with nothing in memory: a
+        restarted process, or a second replica."""
+        return second_replica(self.bot)
+
+
+def second_replica(bot: Bot) -> Bot:
+    return assemble(bot.config, bot.sessions, bot.homeservers.links, Signals(), BackgroundTasks())
 
 
 def config_data(synapse: Any, db_url: str, counsellors: list[str]) -> dict[str, Any]:
@@ -131,10 +137,7 @@ async def stack(synapse: Any, tmp_path_factory: pytest.TempPathFactory) -> Async
             admin_token=synapse.admin_token,
             rooms=rooms,
             counsellors=counsellors,
-            conversations=app[CONVERSATIONS],
-            maintenance=Maintenance(app[CONVERSATIONS]),
-            router=app[ROUTER],
-            tasks=app[TASKS],
+            bot=app[BOT],
             synapse=synapse,
             limiter=app[RATE_LIMITER],
         )

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from bots.config import Municipality
-from bots.hours import Interval
+from bots.config.hours import Interval
+from bots.config.model import Municipality
 
 Published = Mapping[Hashable, int | str]
 Total = tuple[Hashable, Sequence[Hashable]]  # (total, parts)

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 
+from bots.config.namespaces import Registration
 from deploy.local.network import FederationMode
 from deploy.local.postgres import libpq_args
 from deploy.local.synapse import LocalSynapse, free_port
-from provisioning.registration import Registration
+from provisioning.registration import write_registration
 
 if TYPE_CHECKING:  # imported at run time it would precede its registration as a plugin
     from tests.db_fixture import FreshDatabase
@@ -103,7 +104,7 @@ def bot_homeserver(
         sender_localpart="ungechat",
         server_name=server_name,
     )
-    registration_file = registration.write(state_dir / "appservice.yaml")
+    registration_file = write_registration(registration, state_dir / "appservice.yaml")
     postgres = libpq_args(postgres_url) if postgres_url is not None else None
     local = LocalSynapse(
         state_dir / "homeserver",

@@ -38,13 +38,13 @@ async def test_a_token_opens_its_own_conversation_only(stack: Stack, http: aioht
 async def test_youth_account_can_only_send_messages(stack: Stack, http: aiohttp.ClientSession):
     youth = await Youth(stack.intake, http).start("testby")
     other = await Youth(stack.intake, http).start("testby")
-    conv = await stack.conversations.repo.get(youth.conversation)
-    other_conv = await stack.conversations.repo.get(other.conversation)
+    conv = await stack.bot.repo.get(youth.conversation)
+    other_conv = await stack.bot.repo.get(other.conversation)
     assert conv is not None and conv.room_id and conv.youth_user_id
     assert other_conv is not None and other_conv.room_id
     room, me = conv.room_id, conv.youth_user_id
     # The most the intake could ever do as the youth: masquerade through the appservice.
-    link = stack.conversations.links["local"]
+    link = stack.bot.homeservers.get("local")
     as_youth = MatrixGateway(stack.homeserver, link.registration.as_token)
     outsider_id = stack.counsellors[1].user_id
     try:
@@ -102,7 +102,7 @@ async def test_an_account_outside_the_counsellor_space_cannot_join(
     stack: Stack, http: aiohttp.ClientSession
 ):
     youth = await Youth(stack.intake, http).start("testby")
-    conv = await stack.conversations.repo.get(youth.conversation)
+    conv = await stack.bot.repo.get(youth.conversation)
     assert conv is not None and conv.room_id
     user_id, _, token = await stack.synapse.new_user("udenfor")
     outsider = Counsellor(stack.homeserver, user_id, token)
@@ -122,7 +122,7 @@ async def test_another_municipalitys_counsellor_and_an_outsider_can_neither_join
     as closed to them as to a stranger, and no message of theirs ever reaches the youth."""
     youth = await Youth(stack.intake, http).start("nordby")
     youth.listen()
-    conv = await stack.conversations.repo.get(youth.conversation)
+    conv = await stack.bot.repo.get(youth.conversation)
     assert conv is not None and conv.room_id
     await youth.send("hemmelighed")
     testby_only = stack.counsellors[1]
@@ -161,7 +161,7 @@ async def test_markup_from_a_youth_reaches_element_as_plain_text(
     would render, no mentions that ping anyone, no formatting of any kind."""
     c = stack.counsellors[0]
     youth = await Youth(stack.intake, http).start("testby")
-    conv = await stack.conversations.repo.get(youth.conversation)
+    conv = await stack.bot.repo.get(youth.conversation)
     assert conv is not None and conv.room_id
     await c.join(conv.room_id)
     hostile = (

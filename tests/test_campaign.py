@@ -14,7 +14,7 @@ import yaml
 import zxingcpp
 from PIL import Image
 
-from bots.config import parse_config
+from bots.config.load import parse_config
 from provisioning.campaign import sheets
 from tests.browser_fixture import ARTIFACTS, browser
 from tests.provisioning_helpers import run_command

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bots.commands import parse
+from bots.counsellors.registry import parse
 from bots.intake.projection import Audience, project
 
 YOUTH = "@_ungechat_ung_abc:ungechat.test"

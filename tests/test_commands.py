@@ -7,15 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from bots.commands import CommandRegistry, Where, command, parse
-from bots.counsellor_commands import CounsellorCommands
+from bots.counsellors.conversation_commands import ConversationCommands
+from bots.counsellors.dispatch import CounsellorCommands
+from bots.counsellors.lobby_commands import LobbyCommands
+from bots.counsellors.network_commands import NetworkCommands
+from bots.counsellors.registry import CommandRegistry, Where, command, parse
 
 GUIDE = Path(__file__).parent.parent / "docs" / "counsellors.md"
 
 
 def registry() -> CommandRegistry:
     """The real registry, without a running bot behind it (only the specs are read)."""
-    return CommandRegistry(CounsellorCommands.__new__(CounsellorCommands))
+    # The registry reads the groups' classes; the commands are not run here.
+    groups = (CounsellorCommands, ConversationCommands, LobbyCommands, NetworkCommands)
+    return CommandRegistry(*(group.__new__(group) for group in groups))
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bots.config import ConfigError, load_config, parse_config
-from bots.config_checks import PATTERN_WORDS, config_schema
+from bots.config.checks import PATTERN_WORDS, config_schema
+from bots.config.load import ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).parent.parent / "deploy" / "ungechat.example.yaml"
 UNGECHAT = Path(sys.executable).with_name("ungechat")

@@ -13,21 +13,14 @@ import pytest
 from nio import UploadResponse
 from sqlalchemy import select
 
-from bots.db.models import Conversation, ConversationStats, State
+from bots.conversation.states import State
+from bots.db.models import Conversation, ConversationStats
 from tests.db_scan import files_containing, tables_containing
 from tests.matrix_helpers import Youth
 from tests.stack_fixture import Stack
+from tests.waiting import wait_for_state
 
 pytestmark = pytest.mark.synapse
-
-
-async def wait_for_state(stack: Stack, conversation: str, state: State, timeout: float = 30):
-    async with asyncio.timeout(timeout):
-        while True:
-            conv = await stack.conversations.repo.get(conversation)
-            if conv is not None and conv.state == state:
-                return conv
-            await asyncio.sleep(0.1)
 
 
 async def test_conversation_end_to_end_leaves_nothing_behind(
@@ -41,7 +34,7 @@ async def test_conversation_end_to_end_leaves_nothing_behind(
 
     # The counsellor finds the new conversation as a child of the municipality's space,
     # and a notice about it in the lobby, then joins it without an invite.
-    conv = await stack.conversations.repo.get(youth.conversation)
+    conv = await stack.bot.repo.get(youth.conversation)
     assert conv is not None and conv.room_id
     room_id = conv.room_id
     counsellor = stack.counsellors[0]
@@ -92,7 +85,7 @@ async def test_conversation_end_to_end_leaves_nothing_behind(
 
     await counsellor.say(room_id, "!luk ensomhed familie")
     await youth.wait_for(lambda e: e == {"type": "status", "status": "closed"})
-    await wait_for_state(stack, youth.conversation, State.PURGED)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.PURGED)
     await youth.stop_listening()
 
     # The room is gone from the homeserver, with its media, and the youth account is erased.
@@ -120,7 +113,7 @@ async def test_conversation_end_to_end_leaves_nothing_behind(
         assert await asyncio.to_thread(files_containing, directory, canary) == []
 
     # Exactly one anonymous stats row.
-    async with stack.conversations.sessions() as session:
+    async with stack.bot.sessions() as session:
         rows = (await session.execute(select(ConversationStats))).scalars().all()
         gone = await session.get(Conversation, youth.conversation)
     mine = [r for r in rows if r.topics == ["ensomhed", "familie"]]

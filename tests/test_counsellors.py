@@ -8,7 +8,6 @@ All three counsellors work for testby; 0 also for lukketby, 2 also for nordby
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -19,26 +18,19 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bots.db.models import Conversation, ConversationStats, State
-from bots.db.repo import utcnow
-from bots.hours import COPENHAGEN, Interval
+from bots.config.hours import COPENHAGEN, Interval
+from bots.conversation.states import State
+from bots.db.models import Conversation, ConversationStats, utcnow
+from tests.config_swap import municipality_changed
 from tests.matrix_helpers import Counsellor, Youth
 from tests.stack_fixture import Stack
+from tests.waiting import wait_for_state
 
 pytestmark = pytest.mark.synapse
 
 
-async def wait_for_state(stack: Stack, conversation: str, *states: State) -> Conversation:
-    async with asyncio.timeout(30):
-        while True:
-            conv = await stack.conversations.repo.get(conversation)
-            if conv is not None and conv.state in states:
-                return conv
-            await asyncio.sleep(0.05)
-
-
 async def room_of(stack: Stack, youth: Youth) -> str:
-    conv = await stack.conversations.repo.get(youth.conversation)
+    conv = await stack.bot.repo.get(youth.conversation)
     assert conv is not None and conv.room_id
     return conv.room_id
 
@@ -50,7 +42,7 @@ async def command(c: Counsellor, room_id: str, text: str) -> list[str]:
 
 
 async def stats_row(stack: Stack, **where: Any) -> ConversationStats:
-    async with stack.conversations.sessions() as session:
+    async with stack.bot.sessions() as session:
         rows = (await session.execute(select(ConversationStats))).scalars().all()
     matching = [r for r in rows if all(getattr(r, k) == v for k, v in where.items())]
     assert len(matching) == 1, [(r.kommune, r.topics, r.outcome) for r in rows]
@@ -113,7 +105,7 @@ async def taken(
     youth = await started(stack, http, kommune, **kw)
     room_id = await room_of(stack, youth)
     await c.join(room_id)
-    return youth, room_id, await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    return youth, room_id, await wait_for_state(stack.bot.repo, youth.conversation, State.ACTIVE)
 
 
 async def test_duty_and_the_lobby_as_the_queue(stack: Stack, http: aiohttp.ClientSession):
@@ -122,7 +114,7 @@ async def test_duty_and_the_lobby_as_the_queue(stack: Stack, http: aiohttp.Clien
     assert "er på vagt. På vagt nu: 1" in (await command(c0, lobby, "!vagt start"))[0]
     assert "På vagt nu: 2" in (await command(c1, lobby, "!duty start"))[0]
     assert "allerede på vagt" in (await command(c1, lobby, "!vagt start"))[0]
-    assert await stack.conversations.duty.count("testby") == 2
+    assert await stack.bot.duty.count("testby") == 2
 
     youths = [
         await started(stack, http, "testby", kanal="plakat", answers={"heard_from": "facebook"}),
@@ -177,17 +169,17 @@ async def test_commands_help_and_refuse_kindly(stack: Stack, http: aiohttp.Clien
     assert "Ukendt kommando: !flyv" in (await command(c0, room_id, "!flyv"))[0]
     refused = (await command(c0, room_id, "!luk flyvemaskine"))[0]
     assert "Ukendt emne: flyvemaskine" in refused and "ensomhed" in refused
-    assert (await stack.conversations.repo.get(youth.conversation)).state == State.ACTIVE
+    assert (await stack.bot.repo.get(youth.conversation)).state == State.ACTIVE
     assert "skole, venner" in (await command(c0, room_id, "!emne skole venner"))[0]
     help_text = (await command(c0, room_id, "!hjælp"))[0]
-    for bound in stack.router.commands.registry.commands:
+    for bound in stack.bot.router.commands.registry.commands:
         assert f"!{bound.spec.name}" in help_text
     assert "Kø" in (await command(c0, room_id, "!vagt start"))[0]  # works in the lobby
     assert "!overfør" in (await command(c0, room_id, "!overfør"))[0]
     assert "nordby" in (await command(c0, room_id, "!overfør atlantis"))[0]
 
     await command(c0, room_id, "!luk")
-    await wait_for_state(stack, youth.conversation, State.PURGED)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.PURGED)
     row = await stats_row(stack, kommune="testby", topics=["skole", "venner"])
     assert row.outcome == "answered" and row.ended_by == "counsellor"
     await youth.stop_listening()
@@ -213,7 +205,7 @@ async def test_only_counsellors_are_obeyed_and_notes_stay_inside(
     await c0.say(room_id, "!intern Den unge virker presset – bliv lidt på.")
     await c0.say(room_id, "Hej, hvor godt du skriver.")
     await youth.wait_for(lambda e: e.get("body") == "Hej, hvor godt du skriver.")
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)  # not closed by "!luk"
+    await wait_for_state(stack.bot.repo, youth.conversation, State.ACTIVE)  # not closed by "!luk"
     assert youth.messages("youth") == ["!luk"]
     assert not any("presset" in str(e) for e in youth.received)
     assert not any(e.get("from") == "system" and "Ukendt" in e["body"] for e in youth.received)
@@ -232,13 +224,13 @@ async def test_more_counsellors_join_and_leave(stack: Stack, http: aiohttp.Clien
     await youth.wait_for(lambda e: e.get("key") == "another_counsellor_joined")
     await c1.leave(room_id)
     await youth.wait_for(lambda e: e.get("key") == "one_counsellor_left")
-    assert (await stack.conversations.repo.get(youth.conversation)).state == State.ACTIVE
+    assert (await stack.bot.repo.get(youth.conversation)).state == State.ACTIVE
     await c0.leave(room_id)
     await youth.wait_for(lambda e: e.get("key") == "counsellor_left")
     await youth.wait_for(lambda e: e == {"type": "status", "status": "waiting"})
     assert "venter igen" in await entry_becomes(c1, lobby, room_id, "🟡 Samtalen venter igen")
     await c1.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.ACTIVE)
     await youth.wait_for(
         lambda _: sum(x.get("key") == "counsellor_joined" for x in youth.received) == 2
     )
@@ -254,22 +246,20 @@ async def test_idle_conversations_end(stack: Stack, http: aiohttp.ClientSession)
     unanswered = await started(stack, http, "testby", kanal="kort")
     patient = await started(stack, http, "testby", kanal="hjemmeside")
     await c0.join(await room_of(stack, answered))
-    await wait_for_state(stack, answered.conversation, State.ACTIVE)
+    await wait_for_state(stack.bot.repo, answered.conversation, State.ACTIVE)
     later = utcnow() + dt.timedelta(minutes=31)
     # The patient youth's page is still open a minute before: waiting is not being idle.
-    await stack.conversations.repo.mark_youth_seen(
-        patient.conversation, later - dt.timedelta(minutes=1)
-    )
-    assert await stack.maintenance.run(later) >= 2
+    await stack.bot.repo.mark_youth_seen(patient.conversation, later - dt.timedelta(minutes=1))
+    assert await stack.bot.maintenance.run(later) >= 2
     for youth in (answered, unanswered):
         await youth.wait_for(lambda e: e == {"type": "status", "status": "closed"})
-        await wait_for_state(stack, youth.conversation, State.PURGED)
+        await wait_for_state(stack.bot.repo, youth.conversation, State.PURGED)
     assert any(e.get("key") == "closed_idle" for e in answered.received)
     assert any(e.get("key") == "closed_unanswered" for e in unanswered.received)
     for kanal, outcome in (("facebook", "answered"), ("kort", "unanswered")):
         row = await stats_row(stack, kommune="testby", kanal=kanal, ended_by="idle")
         assert row.outcome == outcome
-    assert (await stack.conversations.repo.get(patient.conversation)).state == State.WAITING
+    assert (await stack.bot.repo.get(patient.conversation)).state == State.WAITING
     assert await patient.end() == 200
     for youth in (answered, unanswered, patient):
         await youth.stop_listening()
@@ -281,62 +271,50 @@ def open_all_day_today(stack: Stack, slug: str) -> Iterator[dt.datetime]:
     exception would make it; yields when it closes tonight. The bot's own maintenance
     loop, which runs on the real clock, then leaves its conversations alone."""
     today = utcnow().astimezone(COPENHAGEN).date()
-    before = stack.config.municipalities
-    changed = tuple(
-        dataclasses.replace(
-            m,
-            opening_hours=dataclasses.replace(
-                m.opening_hours, exceptions={today: (Interval.parse("00:00-24:00"),)}
-            ),
-        )
-        if m.slug == slug
-        else m
-        for m in before
-    )
-    object.__setattr__(stack.config, "municipalities", changed)  # frozen; the bot holds it
-    try:
+    hours = stack.config.require_municipality(slug).opening_hours
+    all_day = {today: (Interval.parse("00:00-24:00"),)}
+    opening_hours = dataclasses.replace(hours, exceptions=all_day)
+    with municipality_changed(stack.config, slug, opening_hours=opening_hours):
         yield dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), COPENHAGEN)
-    finally:
-        object.__setattr__(stack.config, "municipalities", before)
 
 
 async def test_end_of_opening_hours_with_grace(stack: Stack, http: aiohttp.ClientSession):
     """Lukketby's conversations at the end of its opening hours (open all of today here;
     the bot's maintenance is driven to the moment it closes tonight and past it)."""
     c0 = stack.counsellors[0]
-    convs = stack.conversations
+    convs = stack.bot
     with open_all_day_today(stack, "lukketby") as closes:
         m = stack.config.municipality("lukketby")
         assert m is not None and m.opening_hours.is_open(utcnow())
         assert not m.opening_hours.is_open(closes)
-        talking_id, talking_token = await convs.start(m, "facebook", {})
-        waiting_id, waiting_token = await convs.start(m, None, {})
+        talking_id, talking_token = await convs.conversations.start(m, "facebook", {})
+        waiting_id, waiting_token = await convs.conversations.start(m, None, {})
         talking = Youth(stack.intake, http, conversation=talking_id, token=talking_token)
         waiting = Youth(stack.intake, http, conversation=waiting_id, token=waiting_token)
         talking.listen()
         waiting.listen()
         conv = await convs.repo.get(talking_id)
         await c0.join(conv.room_id)
-        await wait_for_state(stack, talking_id, State.ACTIVE)
+        await wait_for_state(stack.bot.repo, talking_id, State.ACTIVE)
         # As if both had written just before closing time (nobody is idle then).
         for conv_id in (talking_id, waiting_id):
             await convs.repo.set(conv_id, last_activity_at=closes - dt.timedelta(minutes=2))
 
-        await stack.maintenance.run(closes - dt.timedelta(minutes=1))  # still open
+        await stack.bot.maintenance.run(closes - dt.timedelta(minutes=1))  # still open
         assert (await convs.repo.get(waiting_id)).state == State.WAITING
         closed = closes + dt.timedelta(seconds=1)
-        await stack.maintenance.run(closed)
+        await stack.bot.maintenance.run(closed)
         # Nobody had answered the waiting youth: told so at once, and closed.
         await waiting.wait_for(lambda e: e.get("key") == "closed_unanswered")
-        await wait_for_state(stack, waiting_id, State.PURGED)
+        await wait_for_state(stack.bot.repo, waiting_id, State.PURGED)
         # The talking youth gets a kind word and ten minutes to round off.
         warning = await talking.wait_for(lambda e: e.get("key") == "hours_ending")
         assert "10 minutter" in warning["body"]
-        await stack.maintenance.run(closed + dt.timedelta(minutes=5))
+        await stack.bot.maintenance.run(closed + dt.timedelta(minutes=5))
         assert (await convs.repo.get(talking_id)).state == State.ACTIVE
-        await stack.maintenance.run(closed + dt.timedelta(minutes=10, seconds=1))
+        await stack.bot.maintenance.run(closed + dt.timedelta(minutes=10, seconds=1))
         await talking.wait_for(lambda e: e == {"type": "status", "status": "closed"})
-        await wait_for_state(stack, talking_id, State.PURGED)
+        await wait_for_state(stack.bot.repo, talking_id, State.PURGED)
     row = await stats_row(stack, kommune="lukketby", kanal="facebook", ended_by="hours")
     assert row.outcome == "answered"
     for youth in (talking, waiting):
@@ -348,14 +326,16 @@ async def test_a_waiting_youth_with_nobody_on_duty_is_reminded(
 ):
     c2 = stack.counsellors[2]
     lobby = stack.rooms["nordby"].lobby_id
-    assert await stack.conversations.duty.count("nordby") == 0
+    assert await stack.bot.duty.count("nordby") == 0
     youth = await started(stack, http, "nordby")
-    conv = await wait_for_state(stack, youth.conversation, State.WAITING)
-    await stack.maintenance.run(utcnow() + dt.timedelta(minutes=4))
-    await stack.maintenance.run(utcnow() + dt.timedelta(minutes=6))
-    await stack.maintenance.run(utcnow() + dt.timedelta(minutes=7))  # not twice
-    reminders = await c2.sync_until(lambda: c2.thread(lobby, conv.lobby_event_id))
-    await asyncio.sleep(0.5)
+    conv = await wait_for_state(stack.bot.repo, youth.conversation, State.WAITING)
+    await stack.bot.maintenance.run(utcnow() + dt.timedelta(minutes=4))
+    await stack.bot.maintenance.run(utcnow() + dt.timedelta(minutes=6))
+    await stack.bot.maintenance.run(utcnow() + dt.timedelta(minutes=7))  # not twice
+    await c2.sync_until(lambda: c2.thread(lobby, conv.lobby_event_id))
+    # A second reminder would have been sent before this, and arrive before it.
+    marker = await c2.say(lobby, "Jeg kigger på køen.")
+    await c2.sync_until(lambda: any(e["event_id"] == marker for e in c2.sources(lobby)))
     reminders = c2.thread(lobby, conv.lobby_event_id)
     assert len(reminders) == 1
     assert reminders[0]["msgtype"] == "m.text"
@@ -373,13 +353,13 @@ async def test_transfer_to_another_municipality(stack: Stack, http: aiohttp.Clie
     assert "Lukketby Kommunes chat er lukket lige nu (den åbner" in closed
     nobody = (await command(c0, room_id, "!overfør nordby"))[0]
     assert "Ingen i Nordby Kommune er på vagt" in nobody
-    assert (await stack.conversations.repo.get(youth.conversation)).state == State.ACTIVE
+    assert (await stack.bot.repo.get(youth.conversation)).state == State.ACTIVE
     nordby_lobby = stack.rooms["nordby"].lobby_id
     await command(c2, nordby_lobby, "!duty start")
     assert "Nordby Kommune" in (await command(c0, room_id, "!overfør nordby"))[0]
     moved = await youth.wait_for(lambda e: e.get("key") == "transferred")
     assert "Nordby" in moved["body"]
-    await wait_for_state(stack, youth.conversation, State.WAITING)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.WAITING)
     # Now in nordby's space and queue, out of testby's; the testby entry's removal says where.
     assert room_id in await c2.space_children(stack.rooms["nordby"].space_id)
     assert room_id not in await c0.space_children(stack.rooms["testby"].space_id)
@@ -388,10 +368,10 @@ async def test_transfer_to_another_municipality(stack: Stack, http: aiohttp.Clie
     assert "Nordby" in await entry_removed(c0, stack.rooms["testby"].lobby_id, room_id)
 
     await c2.join(room_id)  # allowed through nordby's space
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.ACTIVE)
     await c2.sync_until(lambda: "!overfør nordby" in c2.texts_in(room_id))  # history
     await command(c2, room_id, "!close")
-    await wait_for_state(stack, youth.conversation, State.PURGED)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.PURGED)
     row = await stats_row(stack, kommune="testby", transferred_to="nordby")
     assert row.outcome == "transferred" and row.kanal == "plakat"
     await command(c2, nordby_lobby, "!duty end")
@@ -400,9 +380,9 @@ async def test_transfer_to_another_municipality(stack: Stack, http: aiohttp.Clie
 
 async def test_a_transfer_cut_off_by_a_crash_is_finished(stack: Stack, http: aiohttp.ClientSession):
     youth = await started(stack, http, "testby")
-    conv = await wait_for_state(stack, youth.conversation, State.WAITING)
+    conv = await wait_for_state(stack.bot.repo, youth.conversation, State.WAITING)
     # What `!overfør nordby` persists before its side effects, and then the process died.
-    assert await stack.conversations.repo.transition(
+    assert await stack.bot.repo.transition(
         conv.id,
         [State.WAITING],
         State.TRANSFERRING,
@@ -411,8 +391,8 @@ async def test_a_transfer_cut_off_by_a_crash_is_finished(stack: Stack, http: aio
         transferred_from="testby",
         last_activity_at=utcnow() - dt.timedelta(minutes=2),
     )
-    assert await stack.maintenance.resume(utcnow(), stale_only=True) >= 1
-    await wait_for_state(stack, conv.id, State.WAITING)
+    assert await stack.bot.maintenance.resume(utcnow(), stale_only=True) >= 1
+    await wait_for_state(stack.bot.repo, conv.id, State.WAITING)
     await youth.wait_for(lambda e: e.get("key") == "transferred")
     c2 = stack.counsellors[2]
     assert conv.room_id in await c2.space_children(stack.rooms["nordby"].space_id)
@@ -429,7 +409,7 @@ async def test_a_hold_keeps_the_room_until_it_runs_out(stack: Stack, http: aioht
     assert "3 dage" in (await command(c0, room_id, "!bevar 3"))[0]
     assert "bevares skrivebeskyttet" in (await command(c0, room_id, "!luk vold familie"))[0]
 
-    held = await wait_for_state(stack, youth.conversation, State.HELD)
+    held = await wait_for_state(stack.bot.repo, youth.conversation, State.HELD)
     await youth.wait_for(lambda e: e == {"type": "status", "status": "closed"})
     async with http.get(youth.url("events"), headers=youth.auth) as r:
         assert r.status == 404  # the youth's token opens nothing any more
@@ -451,10 +431,10 @@ async def test_a_hold_keeps_the_room_until_it_runs_out(stack: Stack, http: aioht
     kept = held.hold_until - held.closed_at
     assert abs(kept - dt.timedelta(days=3)) < dt.timedelta(seconds=1)
 
-    await stack.maintenance.run(utcnow() + dt.timedelta(days=2))
-    assert (await stack.conversations.repo.get(held.id)).state == State.HELD
-    await stack.maintenance.run(utcnow() + dt.timedelta(days=3, minutes=1))
-    await wait_for_state(stack, held.id, State.PURGED)
+    await stack.bot.maintenance.run(utcnow() + dt.timedelta(days=2))
+    assert (await stack.bot.repo.get(held.id)).state == State.HELD
+    await stack.bot.maintenance.run(utcnow() + dt.timedelta(days=3, minutes=1))
+    await wait_for_state(stack.bot.repo, held.id, State.PURGED)
     status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")
     assert status == 404
     status, user = await stack.admin("GET", f"/_synapse/admin/v2/users/{held.youth_user_id}")
@@ -468,13 +448,13 @@ async def test_delete_a_held_conversation_sooner(stack: Stack, http: aiohttp.Cli
     youth, room_id, _ = await taken(stack, http, c0)
     await command(c0, room_id, "!bevar")
     await command(c0, room_id, "!luk")
-    await wait_for_state(stack, youth.conversation, State.HELD)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.HELD)
     short = youth.conversation[:6]
     held_entry = await entry_becomes(c0, lobby, room_id, "🔒")
     assert f"!slet {short}" in held_entry
     assert short in (await command(c0, lobby, "!slet"))[0]  # lists what is kept
     assert "slettes nu" in (await command(c0, lobby, f"!slet {short}"))[0]
-    await wait_for_state(stack, youth.conversation, State.PURGED)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.PURGED)
     status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")
     assert status == 404
     await youth.stop_listening()

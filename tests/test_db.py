@@ -24,6 +24,9 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bots.config.hours import COPENHAGEN
+from bots.conversation.states import State
+from bots.conversation.store import ConversationRepo, transition_in
 from bots.db.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     SchemaTooNew,
@@ -36,9 +39,7 @@ from bots.db.engine import (
     migration_transaction,
     upgrade,
 )
-from bots.db.models import Base, Conversation, State
-from bots.db.repo import ConversationRepo, transition_in
-from bots.hours import COPENHAGEN
+from bots.db.models import Base, Conversation
 from tests.db_fixture import FreshDatabase
 
 UNKNOWN_REVISION = "9999"

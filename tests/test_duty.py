@@ -7,10 +7,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bots.config import parse_config
-from bots.db.models import Conversation, State
-from bots.db.repo import ConversationRepo
-from bots.duty import DutyRoster
+from bots.config.load import parse_config
+from bots.conversation.duty import DutyRoster
+from bots.conversation.states import State
+from bots.conversation.store import ConversationRepo
+from bots.db.models import Conversation
 from tests.test_config import valid
 
 

@@ -10,10 +10,11 @@ import os
 import aiohttp
 import pytest
 
-from bots.db.models import State
-from bots.db.repo import utcnow
+from bots.conversation.states import State
+from bots.db.models import utcnow
 from tests.bot_process import FaultStack
 from tests.matrix_helpers import Youth
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.synapse, pytest.mark.usefixtures("recovered")]
 
@@ -77,17 +78,22 @@ async def test_down_cuts_the_bot_off_its_homeserver(
     fault_stack: FaultStack, http: aiohttp.ClientSession
 ) -> None:
     stack = fault_stack
-    assert (await stack.bot.health())["homeservers"] == {"local": "ok"}
+
+    async def homeserver(answer: str) -> bool:
+        """The health check says so (within the few seconds between its looks)."""
+        return (await stack.bot.health())["homeservers"] == {"local": answer}
+
+    assert await homeserver("ok")
     await stack.proxy.down()
     try:
-        assert (await stack.bot.health())["homeservers"] == {"local": "unreachable"}
+        await eventually(lambda: homeserver("unreachable"), timeout=15)
         body = {"kommune": "testby", "kanal": "plakat"}
         async with http.post(f"{stack.intake}/api/v1/conversations", json=body) as r:
             assert r.status == 503, await r.text()
             assert (await r.json())["errcode"] == "M_UNAVAILABLE"
     finally:
         await stack.proxy.up()
-    assert (await stack.bot.health())["homeservers"] == {"local": "ok"}
+    await eventually(lambda: homeserver("ok"), timeout=15)
 
 
 async def test_the_bot_process_survives_sigkill_and_restart(

@@ -31,10 +31,10 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bots.conversation_room import COUNSELLOR_POWER, METADATA_EVENT, YOUTH_VISIBLE
-from bots.db.models import Conversation, ConversationStats, State
-from bots.db.repo import utcnow
-from bots.maintenance import STALE_AFTER
+from bots.conversation.maintenance import STALE_AFTER
+from bots.conversation.room import COUNSELLOR_POWER, METADATA_EVENT, YOUTH_VISIBLE
+from bots.conversation.states import State
+from bots.db.models import Conversation, ConversationStats, utcnow
 from bots.texts import counsellor_text
 from tests.bot_process import FaultStack, pending_pushes
 from tests.fault_proxy import Hold

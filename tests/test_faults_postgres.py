@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bots.db.models import State
+from bots.conversation.states import State
 from deploy.local.postgres import LocalPostgres
 from tests.bot_process import FaultStack, built_fault_stack
 from tests.db_scan import pg_tables_containing

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from bots.hours import COPENHAGEN, Interval, OpeningHours, describe_next_opening
+from bots.config.hours import COPENHAGEN, Interval, OpeningHours, describe_next_opening
 
 MON_THU_EVENINGS = OpeningHours(
     weekly=(

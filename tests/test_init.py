@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bots.config import ConfigError, load_config
-from provisioning.kommuner import all_kommuner
+from bots.config.kommuner import all_kommuner
+from bots.config.load import ConfigError, load_config
 from tests.provisioning_helpers import run_command
 
 ADMIN_TOKEN = "syt_YWRtaW4_aQ3dKx9LmPz2RtVb_4c5d6e"

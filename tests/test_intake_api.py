@@ -20,16 +20,17 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bots.config import parse_config
-from bots.db.models import ConversationStats, PageView, State
-from bots.hours import COPENHAGEN
+from bots.config.hours import COPENHAGEN
+from bots.config.load import parse_config
+from bots.conversation.states import OPEN, State
+from bots.db.models import ConversationStats, PageView
 from bots.intake.errors import error_middleware
 from bots.intake.info import hours_fields
 from bots.intake.pages import STATIC_DIR
-from bots.lifecycle import OPEN_STATES
 from bots.matrix.errors import MatrixError
 from bots.matrix.gateway import MatrixGateway
 from deploy.local.synapse import free_port
+from tests.config_swap import reconfigured
 from tests.intake_helpers import (
     Stream,
     conforms,
@@ -110,7 +111,7 @@ async def test_starting_at_a_partner(stack: Stack, http: aiohttp.ClientSession) 
                 assert r.status == 201
                 started.append(await r.json())
     for data, kanal in zip(started, ("facebook", "ukendt"), strict=True):
-        conv = await stack.conversations.repo.get(data["conversation"])
+        conv = await stack.bot.repo.get(data["conversation"])
         assert conv is not None
         assert (conv.kommune, conv.transferred_from, conv.kanal) == ("testby", "lukketby", kanal)
         await Youth(stack.intake, http, data["conversation"], data["token"]).end()
@@ -298,7 +299,7 @@ async def test_unknown_channel_is_not_recorded_as_given(
     async with http.post(f"{stack.intake}/api/v1/conversations", json=body) as r:
         assert r.status == 201
         started = await r.json()
-    conv = await stack.conversations.repo.get(started["conversation"])
+    conv = await stack.bot.repo.get(started["conversation"])
     assert conv is not None and conv.kanal == "ukendt"
     headers = {"Authorization": f"Bearer {started['token']}"}
     url = f"{stack.intake}/api/v1/conversations/{started['conversation']}"
@@ -360,7 +361,7 @@ async def test_only_the_chat_and_the_municipalitys_own_sites_may_frame_its_page(
 
 
 async def nordby_views_today(stack: Stack) -> int:
-    async with stack.conversations.sessions() as session:
+    async with stack.bot.sessions() as session:
         query = select(PageView.count).where(
             PageView.kommune == "nordby",
             PageView.kanal == "plakat",
@@ -375,16 +376,14 @@ async def test_page_views_count_only_from_the_page_and_a_few_per_address(
     """The funnel's first figure: asking again and again, from a script or from another
     site, adds nothing; the page itself counts, up to five a day from one address."""
     url = f"{stack.intake}/api/v1/kommuner/nordby?lang=da&kanal=plakat&view=1"
-    config = stack.config
-    saved = config.trusted_proxies
     # Behind "our proxy" on 127.0.0.1, so each test visitor has an address of its own.
-    object.__setattr__(config, "trusted_proxies", (ip_network("127.0.0.1/32"),))
+    behind_our_proxy = reconfigured(stack.config, trusted_proxies=(ip_network("127.0.0.1/32"),))
 
     async def visit(address: str, **headers: str) -> None:
         async with http.get(url, headers={"X-Forwarded-For": address, **headers}) as r:
             assert r.status == 200  # the page loads the same, counted or not
 
-    try:
+    with behind_our_proxy:
         before = await nordby_views_today(stack)
         for _ in range(5):
             await visit("198.51.100.20")  # a script: no fetch metadata
@@ -398,8 +397,6 @@ async def test_page_views_count_only_from_the_page_and_a_few_per_address(
         await visit("2001:db8:7:7::1", **{"Sec-Fetch-Site": "same-origin"})
         await visit("198.51.100.23", **{"Sec-Fetch-Site": "same-origin"})
         assert await nordby_views_today(stack) == before + 7
-    finally:
-        object.__setattr__(config, "trusted_proxies", saved)
 
 
 async def test_the_server_names_no_software(stack: Stack, http: aiohttp.ClientSession) -> None:
@@ -469,7 +466,7 @@ async def test_typing_read_and_feedback(stack: Stack, http: aiohttp.ClientSessio
     assert await call("POST", "feedback", {"answer": "partly"}) == (200, {"recorded": True})
     status, error = await call("POST", "feedback", {"answer": "yes"})
     assert status == 404  # once only
-    async with stack.conversations.sessions() as session:
+    async with stack.bot.sessions() as session:
         rows = (await session.scalars(select(ConversationStats.feedback))).all()
     assert "partly" in rows
     await other.end()
@@ -488,7 +485,7 @@ async def test_only_the_token_in_the_header_ends_a_conversation(
             return r.status, await r.json()
 
     async def state(who: Youth) -> State:
-        conv = await stack.conversations.repo.get(who.conversation)
+        conv = await stack.bot.repo.get(who.conversation)
         assert conv is not None
         return State(conv.state)
 
@@ -497,12 +494,12 @@ async def test_only_the_token_in_the_header_ends_a_conversation(
     assert (await end(token_body, {"Content-Type": "application/json"}))[0] == 401
     assert (await end(None, {"Authorization": "Bearer guessed"}))[0] == 403
     assert (await end(None, other.auth))[0] == 403  # another conversation's token
-    assert await state(youth) in OPEN_STATES
+    assert await state(youth) in OPEN
     keepalive = {**youth.auth, "Content-Type": "application/json", "Sec-Fetch-Site": "same-origin"}
     assert await end(None, keepalive) == (200, {"status": "closed"})
-    conv = await stack.conversations.repo.get(youth.conversation)
-    assert conv is not None and conv.state not in OPEN_STATES and conv.ended_by == "youth"
-    assert await state(other) in OPEN_STATES
+    conv = await stack.bot.repo.get(youth.conversation)
+    assert conv is not None and conv.state not in OPEN and conv.ended_by == "youth"
+    assert await state(other) in OPEN
     await other.end()
 
 
@@ -639,7 +636,7 @@ async def test_many_streams_on_one_token_cost_little_and_the_newest_wins(
                 await older.until_ended()
         assert [s.ended() for s in opened[-3:]] == [False, False, False]
 
-        conv = await stack.conversations.repo.get(youth.conversation)
+        conv = await stack.bot.repo.get(youth.conversation)
         assert conv is not None and conv.room_id
         await counsellor.join(conv.room_id)
         said = await counsellor.say(conv.room_id, "Jeg er her nu.")
@@ -662,7 +659,7 @@ async def test_the_stream_relays_corrections_and_deletions(
     youth.listen()
     fresh = Youth(stack.intake, http, youth.conversation, youth.token)
     try:
-        conv = await stack.conversations.repo.get(youth.conversation)
+        conv = await stack.bot.repo.get(youth.conversation)
         assert conv is not None and conv.room_id
         room = conv.room_id
         await counsellor.join(room)
@@ -757,9 +754,9 @@ async def test_the_stream_carries_queue_typing_and_read(
         ahead = await first.wait_for(lambda e: e["type"] == "queue")
         behind = await second.wait_for(lambda e: e["type"] == "queue")
         assert behind["position"] == ahead["position"] + 1
-        assert ahead["on_duty"] == await stack.conversations.duty.count("nordby")
+        assert ahead["on_duty"] == await stack.bot.duty.count("nordby")
 
-        conv = await stack.conversations.repo.get(first.conversation)
+        conv = await stack.bot.repo.get(first.conversation)
         assert conv is not None and conv.room_id
         await first.send("Hej")
         await counsellor.join(conv.room_id)

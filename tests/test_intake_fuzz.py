@@ -208,7 +208,7 @@ async def test_every_operation_without_a_valid_token(stack: Stack, intake: Intak
             async with health_watch(stack):
                 await asyncio.to_thread(fuzz, st.tuples(cases, tokens), attempt, EXAMPLES)
     # The victim's conversation is untouched by all of it.
-    conv = await stack.conversations.repo.get(victim.conversation)
+    conv = await stack.bot.repo.get(victim.conversation)
     assert conv is not None and conv.ended_by is None
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from provisioning.kommuner import all_kommuner, by_slug, slugify, suggest
+from bots.config.kommuner import all_kommuner, by_slug, slugify, suggest
 
 
 def test_the_list_has_the_98_municipalities_since_2007_with_unique_codes_and_slugs() -> None:

@@ -38,8 +38,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bots.db.models import State
-from bots.db.repo import utcnow
+from bots.conversation.states import State
+from bots.db.models import utcnow
 from tests.bot_process import FaultStack, built_fault_stack
 from tests.db_scan import files_containing, tables_containing
 from tests.matrix_helpers import Counsellor, Youth
@@ -75,14 +75,15 @@ async def load_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         yield stack
 
 
-async def retried(attempt: Any, *, timeout: float = 90) -> Any:
-    """What a page does while the intake is away (killed, restarting): try again."""
+async def retried(attempt: Any, *, timeout: float = 180) -> Any:
+    """What a page does while the intake is away (killed, restarting) or asks it to come
+    back in a moment (503 with retry_after_ms, 3 s): try again."""
     async with asyncio.timeout(timeout):
         while True:
             try:
                 return await attempt()
             except (aiohttp.ClientError, AssertionError, ConnectionError):
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(3)
 
 
 async def start(visit: Visit) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.conversation_room import power_levels
+from bots.conversation.room import power_levels
 from bots.intake.projection import Audience, project, strip_reply_fallback
 
 YOUTH = "@_ungechat_ung_abc:ungechat.localhost"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bots.config import parse_config
+from bots.config.load import parse_config
 from bots.matrix.errors import Unreachable
 from bots.matrix.gateway import MatrixGateway
 from bots.matrix.links import Directory, HomeserverLink
@@ -100,6 +100,8 @@ async def test_plan_apply_edit_and_the_counsellors_see_it(
     first = await provisioner.plan(config)
     assert steps(first) == [
         ("write_registration", "", str(tmp_path / "registration.yaml")),
+        # Beside it, the Synapse settings to merge (provisioning/synapse_settings.py).
+        ("write_registration", "", str(tmp_path / "registration.homeserver-fragment.yaml")),
         ("create_room", "space_aeroe", ""),
         ("invite", "space_aeroe", anna.user_id),
         ("invite", "space_aeroe", bo.user_id),
@@ -375,12 +377,14 @@ async def test_the_command_plans_applies_and_then_has_nothing_to_do(
     ) in out
     assert f'    + invite {user} to "Rådgivere – internt"\n' in out
     assert f"+ write the registration file {registration} (new, mode 0640)" in out
-    assert out.rstrip().endswith("7 to add, 0 to change, 0 to remove.")
+    fragment = tmp_path / "registration.homeserver-fragment.yaml"
+    assert f"+ write the Synapse settings to merge {fragment} (new)" in out
+    assert out.rstrip().endswith("8 to add, 0 to change, 0 to remove.")
     assert not registration.exists()
 
     code, out, _ = await ungechat(capsys, "provision", "apply", "-c", str(path))
     assert code == 0, out
-    assert "Applied all 7 steps." in out
+    assert "Applied all 8 steps." in out
     assert f"app_service_config_files:\n  - {registration}\n" in out
     assert yaml.safe_load(registration.read_text())["as_token"] == synapse.registration.as_token
     # The operator is told how Synapse, running as another user, gets to read it.
@@ -409,8 +413,9 @@ async def test_a_homeserver_that_does_not_know_the_bot_yet_gets_its_registration
     assert "! not planned: the homeserver does not know the bot's as_token yet" in out
     code, out, _ = await ungechat(capsys, "provision", "apply", "-c", str(path))
     assert code == 1
-    assert "Applied 1 of 1 steps." in out and "app_service_config_files:" in out
+    assert "Applied 2 of 2 steps." in out and "app_service_config_files:" in out
     assert (tmp_path / "registration.yaml").exists()
+    assert (tmp_path / "registration.homeserver-fragment.yaml").exists()
 
 
 async def test_an_existing_registration_file_gets_its_mode_fixed_and_keeps_its_group(
@@ -504,6 +509,7 @@ async def test_the_plans_in_the_docs_are_real_output(synapse: Any, tmp_path: Pat
     provisioner = Provisioner(synapse, tmp_path, "halsnaes")
     names = {
         str(tmp_path / DOCS_REGISTRATION.name): str(DOCS_REGISTRATION),
+        str(tmp_path): str(DOCS_REGISTRATION.parent),  # the settings to merge, beside it
         synapse.url: "https://matrix.halsnaes.dk",
         anna.user_id: "@anna:halsnaes.dk",
         bo.user_id: "@bo:halsnaes.dk",

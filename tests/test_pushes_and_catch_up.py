@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bots.catch_up import CatchUp
-from bots.db.models import State
+from bots.appservice.catch_up import CatchUp
+from bots.conversation.states import State
 from tests.matrix_helpers import Youth
 from tests.stack_fixture import Stack
 from tests.test_counsellors import (
@@ -34,7 +34,7 @@ def transactions(stack: Stack) -> str:
 
 
 def hs_token(stack: Stack) -> dict[str, str]:
-    token = stack.conversations.links["local"].registration.hs_token
+    token = stack.bot.homeservers.get("local").registration.hs_token
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
@@ -108,7 +108,7 @@ async def test_one_bad_event_does_not_stop_the_others(
     body = json.dumps({"events": [*broken, join]})
     got, _ = await put(http, transactions(stack) + secrets.token_hex(4), body, hs_token(stack))
     assert got == 200
-    await wait_for_state(stack, youth.conversation, State.CLAIMING, State.ACTIVE)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.CLAIMING, State.ACTIVE)
     assert await youth.end() == 200
 
 
@@ -151,9 +151,9 @@ async def test_a_close_the_homeserver_never_pushed_is_found_by_the_catch_up(
     youth = await started(stack, http, "testby")
     room_id = await room_of(stack, youth)
     await c.join(room_id)
-    await wait_for_state(stack, youth.conversation, State.ACTIVE)
-    await stack.tasks.drain()
-    router = stack.router
+    await wait_for_state(stack.bot.repo, youth.conversation, State.ACTIVE)
+    await stack.bot.tasks.drain()
+    router = stack.bot.router
     lost: list[str] = []
     arrived = asyncio.Event()
 
@@ -161,7 +161,8 @@ async def test_a_close_the_homeserver_never_pushed_is_found_by_the_catch_up(
         lost.extend(e.get("event_id") for e in events if isinstance(e, dict))
         arrived.set()
 
-    catch_up = CatchUp(stack.conversations, router)
+    bot = stack.bot
+    catch_up = CatchUp(bot.config, bot.sessions, bot.repo, bot.homeservers, router)
     await catch_up.run()  # up to date before the loss
     with monkeypatch.context() as patched:
         patched.setattr(router, "handle_events", pushes_lost)
@@ -174,10 +175,10 @@ async def test_a_close_the_homeserver_never_pushed_is_found_by_the_catch_up(
                 if closing in lost:
                     break
                 await arrived.wait()
-    assert (await stack.conversations.repo.get(youth.conversation)).state == State.ACTIVE
+    assert (await stack.bot.repo.get(youth.conversation)).state == State.ACTIVE
     restarted(catch_up)
     assert await catch_up.run() >= 2  # the canary and the close
-    await wait_for_state(stack, youth.conversation, State.PURGED)
+    await wait_for_state(stack.bot.repo, youth.conversation, State.PURGED)
     status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")
     assert status == 404
     row = await stats_row(stack, topics=["ensomhed"], outcome="answered")
@@ -194,7 +195,7 @@ async def test_a_counsellor_who_joins_during_set_up_claims_the_conversation(
     """The room is in the space a moment before its lobby entry is posted; a counsellor
     quick enough to join then takes the conversation like any other."""
     c = stack.counsellors[1]
-    convs = stack.conversations
+    convs = stack.bot
     lobby = convs.lobby
     in_lobby_step = asyncio.Event()
     go_on = asyncio.Event()
@@ -223,7 +224,7 @@ async def test_a_counsellor_who_joins_during_set_up_claims_the_conversation(
         await starting
     monkeypatch.undo()
     youth.listen()
-    await wait_for_state(stack, conv.id, State.ACTIVE)
+    await wait_for_state(stack.bot.repo, conv.id, State.ACTIVE)
     await youth.wait_for(lambda e: e.get("key") == "counsellor_joined")
     # The lobby shows it taken, and the youth was told once.
     lobby_id = stack.rooms["testby"].lobby_id
@@ -233,7 +234,7 @@ async def test_a_counsellor_who_joins_during_set_up_claims_the_conversation(
     joined = [e for e in youth.received if e.get("key") == "counsellor_joined"]
     assert len(joined) == 1
     await command(c, conv.room_id, "!luk trivsel")
-    await wait_for_state(stack, conv.id, State.PURGED)
+    await wait_for_state(stack.bot.repo, conv.id, State.PURGED)
     row = await stats_row(stack, topics=["trivsel"], outcome="answered")
     assert row.wait_seconds is not None
     await youth.stop_listening()
@@ -251,7 +252,7 @@ async def test_a_purge_already_under_way_is_waited_for(
         "DELETE", f"/_synapse/admin/v2/rooms/{room_id}", {"purge": True, "block": False}
     )
     assert status == 200 and started_purge["delete_id"]
-    admin = stack.conversations.links["local"].admin
+    admin = stack.bot.homeservers.get("local").admin
     async with asyncio.timeout(60):
         await admin.purge_room(room_id, attempts=1)
     status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{room_id}")

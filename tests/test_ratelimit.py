@@ -13,6 +13,7 @@ import pytest
 
 from bots.intake.limits import StreamSlots, TokenBuckets
 from bots.intake.ratelimit import DailyAllowance, RateLimiter, client_address, counted_as
+from tests.config_swap import reconfigured
 from tests.matrix_helpers import Youth
 from tests.stack_fixture import Stack
 
@@ -155,8 +156,7 @@ async def test_the_intake_behind_a_proxy_limits_each_young_person_on_their_own(
 ) -> None:
     """The intake as deployed behind the municipality's proxy on 127.0.0.1."""
     config, limiter = stack.config, stack.limiter
-    saved = (config.trusted_proxies, limiter.max_starts, limiter._hits)
-    object.__setattr__(config, "trusted_proxies", (ip_network("127.0.0.1/32"),))
+    saved = (limiter.max_starts, limiter._hits)
     limiter.max_starts, limiter._hits = 2, {}
     started: list[Youth] = []
 
@@ -173,14 +173,14 @@ async def test_the_intake_behind_a_proxy_limits_each_young_person_on_their_own(
             return r.status
 
     try:
-        assert [await start("198.51.100.7") for _ in range(3)] == [201, 201, 429]
-        assert await start("198.51.100.8") == 201  # someone else behind the same proxy
+        with reconfigured(config, trusted_proxies=(ip_network("127.0.0.1/32"),)):
+            assert [await start("198.51.100.7") for _ in range(3)] == [201, 201, 429]
+            assert await start("198.51.100.8") == 201  # someone else behind the same proxy
         # From a peer that is not our proxy, the header is not believed.
-        object.__setattr__(config, "trusted_proxies", ())
         limiter._hits = {}
-        assert [await start(f"203.0.113.{n}") for n in range(3)] == [201, 201, 429]
+        with reconfigured(config, trusted_proxies=()):
+            assert [await start(f"203.0.113.{n}") for n in range(3)] == [201, 201, 429]
     finally:
-        object.__setattr__(config, "trusted_proxies", saved[0])
-        limiter.max_starts, limiter._hits = saved[1], saved[2]
+        limiter.max_starts, limiter._hits = saved
         for youth in started:
             assert await youth.end() == 200

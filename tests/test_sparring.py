@@ -12,8 +12,8 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from bots.case_notes import identifying
 from bots.matrix.errors import Forbidden
+from bots.sparring.case_notes import identifying
 from tests.federation_fixture import FederationFixture, count_rows, full_state_reached
 from tests.matrix_helpers import Counsellor, Youth
 from tests.network_fixture import Network
@@ -37,7 +37,7 @@ async def test_a_shared_case_carries_nothing_that_links_back(network: Network) -
     vest, oest, room = network.vest, network.oest, network.sparring_room_id
     async with aiohttp.ClientSession() as http:
         youth = await Youth(network.intake, http).start("vestby", "plakat")
-        conv = await network.conversations.repo.get(youth.conversation)
+        conv = await network.bot.repo.get(youth.conversation)
         assert conv is not None and conv.room_id
         await vest.join(conv.room_id)
         await vest.say(conv.room_id, "!emne ensomhed")
@@ -80,7 +80,7 @@ async def test_the_outsider_cannot_join_the_sparring_room(
     denied = {"errcode": "M_FORBIDDEN", "error": f"Federation denied with {outsider.server_name}."}
     try:
         with pytest.raises(Forbidden, match=re.escape(denied["error"])):
-            await network.conversations.links["hs1"].bot.invite(room, user_id)
+            await network.bot.homeservers.links["hs1"].bot.invite(room, user_id)
         for via in (federation.hs1, federation.hs2):
             join = f"/_matrix/client/v3/join/{quote(room)}?server_name={quote(via.server_name)}"
             assert await carol.request("POST", join, {}) == (403, denied)
@@ -125,7 +125,7 @@ async def test_a_case_is_shared_while_the_sparring_rooms_homeserver_is_down(
     note = "En dreng på 16 sover dårligt før prøver."
     async with aiohttp.ClientSession() as http:
         youth = await Youth(network.intake, http).start("oestby", "plakat")
-        conv = await network.conversations.repo.get(youth.conversation)
+        conv = await network.bot.repo.get(youth.conversation)
         assert conv is not None and conv.room_id and conv.homeserver == "hs2"
         await oest.join(conv.room_id)
         await vest.stop()

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from bots.config import Config, parse_config
+from bots.config.load import parse_config
+from bots.config.model import Config
 from bots.stats import export, synthetic
 from bots.stats.closed import closed_cells as closed_by_the_report
 from bots.stats.cube import cell
@@ -205,7 +206,7 @@ def test_the_synthetic_network_knows_its_closed_hours() -> None:
 
 
 def synthetic_config() -> Config:
-    from bots.config import load_config
+    from bots.config.load import load_config
 
     return load_config(synthetic.NETWORK)
 

@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 from sqlalchemy import text
 
-from bots.config import load_config
+from bots.config.load import load_config
 from bots.db.engine import make_engine
 from bots.stats import chapter_talks, export, synthetic
 from bots.stats.command import publication

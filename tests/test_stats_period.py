@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from bots.cli import main
-from bots.hours import COPENHAGEN
+from bots.config.hours import COPENHAGEN
 from bots.stats.period import Period, choose_period
 
 UTC = dt.UTC

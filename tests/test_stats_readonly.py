@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from bots.config import load_config
+from bots.config.load import load_config
 from bots.db.engine import (
     alembic_config,
     ensure_schema,

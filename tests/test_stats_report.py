@@ -23,7 +23,8 @@ import jsonschema
 import pytest
 
 from bots.cli import main
-from bots.config import Municipality, load_config
+from bots.config.load import load_config
+from bots.config.model import Municipality
 from bots.stats import labels, synthetic
 from bots.stats.period import Period
 from schemas import SCHEMA_DIR

@@ -19,9 +19,10 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from bots.config import parse_config
+from bots.config.load import parse_config
+from bots.conversation.states import State
 from bots.db.engine import make_engine, make_sessionmaker
-from bots.db.models import Conversation, ConversationStats, PageView, State
+from bots.db.models import Conversation, ConversationStats, PageView
 from bots.metrics import METRICS
 from bots.service import running
 from tests.offline_config import offline_config_data
@@ -123,8 +124,8 @@ import sys
 from pathlib import Path
 
 import bots.service
-from bots.config import parse_config
-from bots.digest import compose
+from bots.config.load import parse_config
+from bots.sparring.digest import compose
 from bots.stats.figures import build
 from bots.stats.period import Period
 from bots.stats.query import ConversationRecord, ViewRecord

@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bots.config import parse_config
+from bots.config.load import parse_config
 from bots.db.engine import make_engine, make_sessionmaker
 from bots.db.models import PageView
-from bots.stats.views import ViewCounting, count_view
+from bots.intake.page_views import ViewCounting, count_view
 from tests.offline_config import offline_config_data
 
 CONFIG = parse_config(offline_config_data(), Path("/tmp"))

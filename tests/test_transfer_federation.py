@@ -11,15 +11,15 @@ import secrets
 import aiohttp
 import pytest
 
-from bots.db.models import State
-from bots.db.repo import utcnow
-from bots.deletion import delete_everywhere, taking_part
-from bots.maintenance import Maintenance
+from bots.conversation.deletion import delete_everywhere, taking_part
+from bots.conversation.states import State
+from bots.db.models import utcnow
 from tests.db_scan import tables_containing
 from tests.federation_fixture import FederationFixture, full_state_reached
 from tests.matrix_helpers import Youth
-from tests.network_fixture import Network, room_gone, wait_for_state
+from tests.network_fixture import Network, room_gone
 from tests.synapse_fixture import SynapseFixture
+from tests.waiting import wait_for_state
 
 pytestmark = pytest.mark.synapse
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.synapse
 async def test_transfer_to_a_municipality_on_another_homeserver(
     network: Network, federation: FederationFixture
 ) -> None:
-    convs, vest, oest = network.conversations, network.vest, network.oest
+    convs, vest, oest = network.bot, network.vest, network.oest
     canary = f"kanariefugl-{secrets.token_hex(8)}"
     async with aiohttp.ClientSession() as http:
         youth = await Youth(network.intake, http).start("vestby", "plakat")
@@ -44,7 +44,7 @@ async def test_transfer_to_a_municipality_on_another_homeserver(
         await vest.say(room_id, "!overfør oestby")
         moved = await youth.wait_for(lambda e: e.get("key") == "transferred")
         assert "Østby" in moved["body"]
-        await wait_for_state(convs, youth.conversation, State.WAITING)
+        await wait_for_state(convs.repo, youth.conversation, State.WAITING)
         # Østby's counsellor finds it in their own space, on their own homeserver …
         assert room_id in await oest.space_children(network.rooms["oestby"].space_id)
         # … joins through Østby's space, without an invite, and reads the history.
@@ -61,7 +61,7 @@ async def test_transfer_to_a_municipality_on_another_homeserver(
 
         await oest.say(room_id, "!luk familie")
         await youth.wait_for(lambda e: e == {"type": "status", "status": "closed"})
-        await wait_for_state(convs, youth.conversation, State.PURGED)
+        await wait_for_state(convs.repo, youth.conversation, State.PURGED)
         await youth.stop_listening()
 
     # Gone from both homeservers, with the text.
@@ -77,7 +77,7 @@ async def test_a_homeserver_down_at_close_keeps_only_its_own_copy(
     the home copy on hs1 is purged and the youth's account erased at once; hs2's copy
     waits, the conversation stays `closing`, and the maintenance pass after hs2 returns
     purges it too. Doing it all again is harmless."""
-    convs, vest, oest = network.conversations, network.vest, network.oest
+    convs, vest, oest = network.bot, network.vest, network.oest
     hs1, hs2 = federation.hs1, federation.hs2
     canary = f"kanariefugl-{secrets.token_hex(8)}"
     async with aiohttp.ClientSession() as http:
@@ -86,12 +86,12 @@ async def test_a_homeserver_down_at_close_keeps_only_its_own_copy(
         assert conv is not None and conv.room_id and conv.youth_user_id
         room_id, youth_id = conv.room_id, conv.youth_user_id
         await vest.join(room_id)
-        await wait_for_state(convs, conv.id, State.ACTIVE)
+        await wait_for_state(convs.repo, conv.id, State.ACTIVE)
         assert await youth.send(f"Jeg bor ved stranden. {canary}") == 202
         await vest.sync_until(lambda: any(canary in t for t in vest.texts_in(room_id)))
         await convs.duty.start("oestby", oest.user_id)  # someone there to hand it to
         await vest.say(room_id, "!overfør oestby")
-        await wait_for_state(convs, conv.id, State.WAITING)
+        await wait_for_state(convs.repo, conv.id, State.WAITING)
         await oest.join(room_id)
         assert any(canary in text for text in await oest.history(room_id))
         await full_state_reached(hs2, room_id)
@@ -110,18 +110,18 @@ async def test_a_homeserver_down_at_close_keeps_only_its_own_copy(
             assert await asyncio.to_thread(tables_containing, hs1.database_path, canary) == []
             assert (await user_info(hs1, youth_id))["erased"] is True
             assert (await convs.repo.get(conv.id)).state == State.CLOSING  # hs2's part waits
-            await Maintenance(convs).run(utcnow() + dt.timedelta(minutes=2))  # hs2 still down
+            await convs.maintenance.run(utcnow() + dt.timedelta(minutes=2))  # hs2 still down
             assert (await convs.repo.get(conv.id)).state == State.CLOSING
         finally:
             await hs2.local.start()
 
-    await Maintenance(convs).run(utcnow() + dt.timedelta(minutes=2))
-    await wait_for_state(convs, conv.id, State.PURGED)
+    await convs.maintenance.run(utcnow() + dt.timedelta(minutes=2))
+    await wait_for_state(convs.repo, conv.id, State.PURGED)
     for hs in (hs1, hs2):
         assert await room_gone(hs, room_id)
         assert await asyncio.to_thread(tables_containing, hs.database_path, canary) == []
     # Every part again, as a pass that crashed before recording it would: all done already.
-    await delete_everywhere(conv, room_id, taking_part(conv, convs.links))
+    await delete_everywhere(conv, room_id, taking_part(conv, convs.homeservers.links))
 
 
 async def user_info(hs: SynapseFixture, user_id: str) -> dict:

@@ -6,6 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from bots.conversation.states import State
+from bots.conversation.store import ConversationRepo
+from bots.db.models import Conversation
+
 T = TypeVar("T")
 
 
@@ -23,3 +27,21 @@ async def eventually(
                 await asyncio.sleep(every)
     except TimeoutError:
         raise TimeoutError(f"{getattr(check, '__name__', check)} not true in {timeout} s") from None
+
+
+async def wait_for_state(
+    repo: ConversationRepo, conversation: str, *states: State, timeout: float = 60
+) -> Conversation:
+    """Until the conversation is in one of `states` in the bot's database."""
+
+    async def in_state() -> Conversation | None:
+        conv = await repo.get(conversation)
+        return conv if conv is not None and conv.state in states else None
+
+    try:
+        return await eventually(in_state, timeout)
+    except TimeoutError:
+        now = await repo.get(conversation)
+        raise AssertionError(
+            f"{conversation} is {now.state if now else 'gone'}, not {', '.join(states)}"
+        ) from None

@@ -1,0 +1,1 @@
+"""The bot's database: the engine with its migrations, the tables, dialect helpers."""

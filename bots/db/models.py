@@ -1,8 +1,8 @@
 """The bot's tables. No message text, no IP address, no user agent is ever stored here.
 
 `conversations` holds the conversations in flight and drives the persisted state machine
-(see bots/lifecycle.py). A purged conversation's row is stripped to its id and state at
-once and deleted by the next maintenance pass after PURGED_ROW_KEPT (bots/maintenance.py).
+(its states and moves: bots/conversation/states.py). A purged conversation's row is
+stripped to its id and state at once, and deleted by maintenance after PURGED_ROW_KEPT.
 `conversation_stats` is the anonymous record kept after a conversation ends: it has no
 key that links back to a conversation, room or person.
 """
@@ -10,7 +10,6 @@ key that links back to a conversation, room or person.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, DateTime, Dialect, Integer, MetaData, String, false, func
@@ -48,44 +47,13 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value
 
 
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar = {dict[str, Any]: JSON, list[str]: JSON}
-
-
-class State(enum.StrEnum):
-    """The conversation's life: requested → waiting → active → closing → purged."""
-
-    REQUESTED = "requested"  # row written, room not yet (fully) set up
-    WAITING = "waiting"  # room exists, youth waits for a counsellor
-    CLAIMING = "claiming"  # a counsellor joined; claim side effects not yet all done
-    ACTIVE = "active"  # a counsellor is in the conversation
-    TRANSFERRING = "transferring"  # being handed to another municipality's counsellors
-    CLOSING = "closing"  # stats row written; room and youth account being deleted
-    HELD = "held"  # ended, youth out, room kept read-only for a duty to notify (`!bevar`)
-    PURGED = "purged"  # nothing of it is left on any homeserver
-
-
-# A conversation still going on: a young person may be in it.
-OPEN_STATES = (State.REQUESTED, State.WAITING, State.CLAIMING, State.ACTIVE, State.TRANSFERRING)
-
-
-class Outcome(enum.StrEnum):
-    ANSWERED = "answered"  # a counsellor took it and it was closed
-    UNANSWERED = "unanswered"  # closed (e.g. by idle timeout) without a counsellor
-    LEFT_WAITING = "left_while_waiting"  # the youth ended it before a counsellor came
-    TRANSFERRED = "transferred"  # handed to another municipality's counsellors, then closed
-    SETUP_FAILED = "setup_failed"  # the room could never be set up
-
-
-class EndedBy(enum.StrEnum):
-    """Who or what ended a conversation."""
-
-    YOUTH = "youth"
-    COUNSELLOR = "counsellor"
-    IDLE = "idle"  # nobody wrote for the configured idle time
-    HOURS = "hours"  # the opening hours ended (after the grace period)
-    SYSTEM = "system"  # set-up failed or a hold ran out
 
 
 class Conversation(Base):
@@ -96,7 +64,7 @@ class Conversation(Base):
     homeserver: Mapped[str] = mapped_column(String(64))
     kanal: Mapped[str | None] = mapped_column(String(64))
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    state: Mapped[str] = mapped_column(String(16), index=True, default=State.REQUESTED)
+    state: Mapped[str] = mapped_column(String(16), index=True, default="requested")
     # sha256 of the youth's session token; the token itself is only in the browser.
     token_hash: Mapped[str | None] = mapped_column(String(64))
     youth_user_id: Mapped[str | None] = mapped_column(String(255))
@@ -236,7 +204,7 @@ class CatchUpHorizon(Base):
 
 class PageView(Base):
     """Youth-page visits counted per municipality, channel and local day: a count only,
-    nothing per visit or per person, no time finer than the day (see bots/stats/views.py)."""
+    nothing per visit or per person, no time finer than the day (see bots/intake/page_views.py)."""
 
     __tablename__ = "page_views"
 

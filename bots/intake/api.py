@@ -11,23 +11,19 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from bots.config import Municipality
-from bots.db.repo import utcnow
+from bots.config.model import Municipality
+from bots.conversation.admission import Busy
+from bots.conversation.machine import SetupFailed
+from bots.db.models import utcnow
 from bots.intake.conversation_routes import add_conversation_routes
 from bots.intake.errors import RETRY_AFTER_MS, ApiError, error_middleware
 from bots.intake.guard import request_guard
 from bots.intake.info import municipality_info
 from bots.intake.limits import LIMITS, ConversationLimits
-from bots.intake.request_context import (
-    json_object,
-    language,
-    municipality_or_404,
-    request_address,
-)
-from bots.keys import CONFIG, CONVERSATIONS, DUTY, RATE_LIMITER, SESSIONS
-from bots.lifecycle import SetupFailed
+from bots.intake.page_views import VIEWS, ViewCounting, count_view
+from bots.intake.request_context import json_object, language, municipality_or_404, request_address
+from bots.keys import BOT, CONFIG, RATE_LIMITER, SESSIONS
 from bots.matrix.links import NotProvisioned
-from bots.stats.views import VIEWS, ViewCounting, count_view
 
 log = structlog.get_logger(__name__)
 
@@ -35,9 +31,9 @@ log = structlog.get_logger(__name__)
 async def get_municipality(request: web.Request) -> web.Response:
     """The page asks once per visit with `view=1` and its `kanal` (counted by the stats);
     a reload or resumed conversation asks without `view`. A view counts only when the
-    page itself asks (see bots/stats/views.py), a few per address a day at most."""
+    page itself asks (see bots/intake/page_views.py), a few per address a day at most."""
     m = municipality_or_404(request, request.match_info["slug"])
-    config, duty = request.config_dict[CONFIG], request.config_dict[DUTY]
+    config, duty = request.config_dict[CONFIG], request.config_dict[BOT].duty
     now = utcnow()
     if request.query.get("view") == "1" and request.config_dict[VIEWS].counts(
         m, request.headers.get("Sec-Fetch-Site"), request_address(request)
@@ -91,9 +87,9 @@ async def start_conversation(request: web.Request) -> web.Response:
     kanal = body.get("kanal")
     if kanal is not None and not isinstance(kanal, str):
         raise ApiError(400, "M_BAD_JSON", "'kanal' must be a string or null")
-    # Only configured channels are counted as such: a free-form tag could single a person out.
-    if kanal is not None and kanal not in counted.channels:
-        kanal = "ukendt"
+    # Only configured channels are kept by name: a free-form tag could single a person out.
+    if kanal is not None:
+        kanal = counted.counted_channel(kanal)
     answers = validated_answers(counted, body.get("answers"))
     now = utcnow()
     if not m.opening_hours.is_open(now):
@@ -107,10 +103,10 @@ async def start_conversation(request: web.Request) -> web.Response:
     if not request.config_dict[RATE_LIMITER].allow(request_address(request)):
         raise ApiError(429, "M_LIMIT_EXCEEDED", "too many new conversations; try again later")
     try:
-        conv_id, token = await request.config_dict[CONVERSATIONS].start(
+        conv_id, token = await request.config_dict[BOT].conversations.start(
             m, kanal, answers, overflow_from=origin.slug if origin else None
         )
-    except (SetupFailed, NotProvisioned) as exc:
+    except (SetupFailed, NotProvisioned, Busy) as exc:
         raise ApiError(
             503,
             "M_UNAVAILABLE",

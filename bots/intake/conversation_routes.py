@@ -12,18 +12,13 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from bots.feedback import ANSWERS, record_feedback
+from bots.conversation.feedback import ANSWERS, record_feedback
+from bots.conversation.states import OPEN
 from bots.intake.errors import ApiError
 from bots.intake.limits import LIMITS
-from bots.intake.request_context import (
-    OPEN_STATES,
-    authorized,
-    bearer_token,
-    json_object,
-    open_conversation,
-)
+from bots.intake.request_context import authorized, bearer_token, json_object, open_conversation
 from bots.intake.stream import stream_events
-from bots.keys import CONVERSATIONS, SESSIONS
+from bots.keys import BOT, SESSIONS
 from bots.matrix.errors import Forbidden, NotFound
 
 MAX_MESSAGE_CHARS = 4000
@@ -66,7 +61,7 @@ async def post_message(request: web.Request) -> web.Response:
         txn_id = f"y-{client_id}"
     else:
         txn_id = f"y-{secrets.token_hex(8)}"
-    conversations = request.config_dict[CONVERSATIONS]
+    conversations = request.config_dict[BOT].conversations
     event_id = await as_youth(conversations.send_youth_message(conv, text, txn_id))
     # The id lets the page match its pending bubble to the echo on the event stream.
     return web.json_response({"id": event_id}, status=202)
@@ -79,7 +74,7 @@ async def put_typing(request: web.Request) -> web.Response:
         raise ApiError(400, "M_BAD_JSON", "'typing' must be true or false")
     limits = request.config_dict[LIMITS]
     limits.check(limits.signals, "typing notices and read marks", conv.id)
-    link = request.config_dict[CONVERSATIONS].link_for(conv)
+    link = request.config_dict[BOT].homeservers.get(conv.homeserver)
     assert conv.room_id is not None and conv.youth_user_id is not None
     await as_youth(link.bot.typing(conv.room_id, conv.youth_user_id, typing))
     return web.json_response({})
@@ -94,7 +89,7 @@ async def post_read(request: web.Request) -> web.Response:
         raise ApiError(400, "M_INVALID_PARAM", "'id' is not an event id")
     limits = request.config_dict[LIMITS]
     limits.check(limits.signals, "typing notices and read marks", conv.id)
-    link = request.config_dict[CONVERSATIONS].link_for(conv)
+    link = request.config_dict[BOT].homeservers.get(conv.homeserver)
     assert conv.room_id is not None and conv.youth_user_id is not None
     try:
         await as_youth(link.bot.read_receipt(conv.room_id, event_id, as_user=conv.youth_user_id))
@@ -106,8 +101,8 @@ async def post_read(request: web.Request) -> web.Response:
 async def end_conversation(request: web.Request) -> web.Response:
     """Also the quick exit's, sent with `keepalive` as the page goes away."""
     conv = await authorized(request)
-    if conv.state in OPEN_STATES:
-        await request.config_dict[CONVERSATIONS].end_by_youth(conv)
+    if conv.state in OPEN:
+        await request.config_dict[BOT].conversations.end_by_youth(conv)
     return web.json_response({"status": "closed"})
 
 
@@ -121,8 +116,8 @@ async def post_feedback(request: web.Request) -> web.Response:
         raise ApiError(400, "M_INVALID_PARAM", f"'answer' must be one of {', '.join(ANSWERS)}")
     if await record_feedback(request.config_dict[SESSIONS], token, answer):
         return web.json_response({"recorded": True})
-    conv = await request.config_dict[CONVERSATIONS].repo.get(request.match_info["conversation"])
-    if conv is not None and conv.state in OPEN_STATES and conv.token_hash is not None:
+    conv = await request.config_dict[BOT].repo.get(request.match_info["conversation"])
+    if conv is not None and conv.state in OPEN and conv.token_hash is not None:
         await authorized(request)  # a foreign token learns nothing about this conversation
         raise ApiError(409, "DK_UNGECHAT_NOT_ENDED", "the conversation has not ended yet")
     raise ApiError(

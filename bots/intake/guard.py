@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bots.config import Config
+from bots.config.model import Config
 from bots.intake.errors import ApiError
 from bots.keys import CONFIG
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bots.config import Config, Municipality
-from bots.duty import DutyRoster
-from bots.hours import describe_next_opening
+from bots.config.hours import describe_next_opening
+from bots.config.model import Config, Municipality
+from bots.conversation.duty import DutyRoster
 from bots.texts import YOUTH
 
 

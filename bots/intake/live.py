@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bots.db.models import Conversation, State
-from bots.db.repo import utcnow
-from bots.duty import DutyRoster
+from bots.conversation.duty import DutyRoster
+from bots.conversation.states import youth_status
+from bots.db.models import Conversation, utcnow
 from bots.matrix.errors import MatrixError
 from bots.matrix.gateway import MatrixGateway
 
 
 def status_of(conv: Conversation | None) -> str:
-    if conv is None or conv.state in (State.CLOSING, State.HELD, State.PURGED):
-        return "closed"
-    queued = (State.REQUESTED, State.WAITING, State.TRANSFERRING)
-    return "waiting" if conv.state in queued else "active"
+    return youth_status(conv.state if conv is not None else None)
 
 
 class LiveState:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bots.config import Municipality
+from bots.config.model import Municipality
 from bots.keys import CONFIG
 
 STATIC_DIR = Path(__file__).parent / "static"

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bots.command_text import is_command, normalise
-from bots.conversation_room import YOUTH_VALUES, YOUTH_VISIBLE
+from bots.conversation.room import YOUTH_VALUES, YOUTH_VISIBLE
+from bots.counsellors.text import is_command, normalise
 
 TEXT_TYPES = ("m.text", "m.notice", "m.emote")
 # A file, image or anything else that isn't text: the page shows its own words for the

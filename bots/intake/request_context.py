@@ -9,16 +9,16 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.config import Municipality
-from bots.db.models import Conversation, State
-from bots.feedback import hash_token
+from bots.config.model import Municipality
+from bots.conversation.states import OPEN
+from bots.conversation.tokens import hash_token
+from bots.db.models import Conversation
 from bots.intake.errors import ApiError
 from bots.intake.ratelimit import client_address
-from bots.keys import CONFIG, CONVERSATIONS
+from bots.keys import BOT, CONFIG
 
 # The largest body any call takes: a message is at most 4000 characters.
 MAX_BODY_BYTES = 64 * 1024
-OPEN_STATES = (State.REQUESTED, State.WAITING, State.CLAIMING, State.ACTIVE, State.TRANSFERRING)
 
 
 def language(request: web.Request) -> str:
@@ -78,7 +78,7 @@ def request_address(request: web.Request) -> str:
 async def authorized(request: web.Request) -> Conversation:
     """The conversation the bearer token opens; 404 if gone, 403 if not this token's."""
     token = bearer_token(request)
-    conv = await request.config_dict[CONVERSATIONS].repo.get(request.match_info["conversation"])
+    conv = await request.config_dict[BOT].repo.get(request.match_info["conversation"])
     if conv is None or conv.token_hash is None:
         raise ApiError(404, "M_NOT_FOUND", "no such conversation, or it has ended")
     if not hmac.compare_digest(conv.token_hash, hash_token(token)):
@@ -89,6 +89,6 @@ async def authorized(request: web.Request) -> Conversation:
 async def open_conversation(request: web.Request) -> Conversation:
     """As `authorized`, and still going (409 once it has ended)."""
     conv = await authorized(request)
-    if conv.state not in OPEN_STATES or not conv.room_id or not conv.youth_user_id:
+    if conv.state not in OPEN or not conv.room_id or not conv.youth_user_id:
         raise ApiError(409, "DK_UNGECHAT_ENDED", "the conversation has ended")
     return conv

@@ -5,14 +5,18 @@ account (`/messages` forward, masqueraded) and projects each event into what the
 page may show (bots/intake/projection.py), then adds what changed of the status,
 typing, read marks and queue (bots/intake/live.py). The `id:` of each batch is the
 homeserver's pagination token, so a browser that reconnects with `Last-Event-ID`
-resumes exactly where it was. The homeserver's push wakes the stream at once on this
-replica; polling `event_seq` covers the others, and the poll also moves the queue
-position and ends "Rådgiveren skriver …" when the typing notice runs out.
+resumes exactly where it was. Streams are woken by bots/signals.py: at once on every
+replica where PostgreSQL's NOTIFY is heard, else by polling `event_seq`; a wake-up also
+moves the queue position, and the stream wakes itself when "Rådgiveren skriver …" runs
+out.
 
 Edits and redactions are relayed too (a correction replaces the shown message, a deleted
 one is shown as deleted); the bot's event router wakes streams for them as for new
 messages. The room is also re-read every RESYNC_SECONDS while the stream is open, as a
 safety net for a push that was lost.
+
+When the replica shuts down (SIGTERM), each stream sends `{"type": "reconnect"}` and
+ends; the page reconnects at once, so a rolling restart costs the youth nothing.
 
 A new stream without `Last-Event-ID` (a reload) replays the last REPLAY_MESSAGES events
 only, found by paging backwards from the end of the room and then reading forward from
@@ -29,22 +33,34 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from bots.db.models import Conversation
-from bots.db.repo import YOUTH_SEEN_EVERY, utcnow
+from bots.conversation.store import YOUTH_SEEN_EVERY
+from bots.db.models import Conversation, utcnow
 from bots.intake.limits import LIMITS
 from bots.intake.live import LiveState, status_of
 from bots.intake.projection import Audience, edit_target, project
-from bots.keys import CONVERSATIONS, DUTY, SIGNALS
+from bots.keys import BOT, SIGNALS
 from bots.matrix.errors import Forbidden, MatrixError, NotFound
 from bots.matrix.gateway import MatrixGateway
 from bots.outages import is_outage
+from bots.signals import Signals
 
 log = structlog.get_logger(__name__)
-POLL_SECONDS = 2.0
 RESYNC_SECONDS = 30.0
 KEEPALIVE_SECONDS = 15.0
 # How many of the room's last message events a new stream replays (a reload).
 REPLAY_MESSAGES = 200
+
+
+def _next_look(signals: Signals, conv: Conversation | None) -> float:
+    """Seconds until the stream looks again unwoken: the poll, or sooner when the
+    counsellor's typing notice runs out."""
+    wait = signals.poll_seconds
+    until = conv.counsellor_typing_until if conv is not None else None
+    if until is not None:
+        left = (until - utcnow()).total_seconds() + 0.05
+        if left > 0:
+            wait = min(wait, left)
+    return wait
 
 
 async def replay_from(bot: MatrixGateway, room_id: str, youth: str) -> str | None:
@@ -84,8 +100,8 @@ class _Writer:
 
 
 async def stream_events(request: web.Request, conv: Conversation) -> web.StreamResponse:
-    conversations = request.config_dict[CONVERSATIONS]
-    link = conversations.link_for(conv)
+    bot = request.config_dict[BOT]
+    link = bot.homeservers.get(conv.homeserver)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -103,7 +119,7 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
     replay, resuming = token is None, token is not None
     seen_seq, last_read = -1, -RESYNC_SECONDS
     audience = Audience(
-        conv.youth_user_id or "", link.registration.bot_user_id, conversations.is_counsellor
+        conv.youth_user_id or "", link.registration.bot_user_id, bot.config.is_counsellor
     )
     senders: dict[str, str] = {}  # message id -> sender, to check who may edit it
 
@@ -153,20 +169,21 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
             if not chunk or not page.get("end"):
                 return
 
-    live = LiveState(request.config_dict[DUTY], link.bot)
+    signals = request.config_dict[SIGNALS]
+    live = LiveState(request.config_dict[BOT].duty, link.bot)
     marked_seen = -YOUTH_SEEN_EVERY.total_seconds()
     try:
         with (
-            request.config_dict[SIGNALS].listen(conv.id) as wake,
+            signals.listen(conv.id, conv.kommune) as wake,
             limits.streams.hold(conv.id, wake) as superseded,
         ):
             while not superseded.is_set():
-                current = await conversations.repo.get(conv.id)
+                current = await bot.repo.get(conv.id)
                 closed = status_of(current) == "closed"
                 now = asyncio.get_running_loop().time()
                 if not closed and now - marked_seen >= YOUTH_SEEN_EVERY.total_seconds():
                     # The page is open: a youth waiting in the queue is not idle.
-                    await conversations.repo.mark_youth_seen(conv.id, utcnow())
+                    await bot.repo.mark_youth_seen(conv.id, utcnow())
                     marked_seen = now
                 if current is not None and (
                     current.event_seq != seen_seq or now - last_read >= RESYNC_SECONDS
@@ -181,9 +198,14 @@ async def stream_events(request: web.Request, conv: Conversation) -> web.StreamR
                     await writer.send(item)
                 if closed or superseded.is_set():
                     break
+                if signals.closing:
+                    # This replica is shutting down: the page reconnects at once, with
+                    # its Last-Event-ID, and the proxy sends it to another replica.
+                    await writer.send({"type": "reconnect"})
+                    break
                 wake.clear()
                 try:
-                    await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(wake.wait(), _next_look(signals, current))
                 except TimeoutError:
                     await writer.keepalive()
     except Exception as exc:

@@ -1,7 +1,7 @@
 """Typed errors for everything the homeserver answers with an error.
 
-nio returns errors as values; the gateway turns them into these exceptions by errcode,
-so no other module checks `isinstance(resp, ErrorResponse)`.
+The gateway (bots/matrix/gateway.py) turns every error answer into one of these by its
+errcode (or, without one, its HTTP status), so no other module looks at an HTTP status.
 """
 
 from __future__ import annotations

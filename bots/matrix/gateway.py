@@ -1,24 +1,24 @@
-"""The one boundary around matrix-nio.
+"""The one boundary around the homeserver's HTTP APIs.
 
 The bot talks to each homeserver as its application service: with the as_token, as the
-bot itself, or as one of its youth accounts by `?user_id=` masquerading. A second
-gateway with the admin token reaches the Synapse Admin API. nio provides the transport,
-rate-limit retries (`retry_after_ms`) and path building; this module turns its error
-values into the typed exceptions of `bots.matrix.errors`.
+bot itself, or as one of its youth accounts by `?user_id=` masquerading; a second gateway
+with the admin token reaches the Synapse Admin API. This is a small typed client on
+aiohttp, as mautrix has (an application service needs only plain authenticated requests,
+no sync, no encryption): it builds percent-encoded paths, honours the homeserver's
+`retry_after_ms` when it says to slow down, and turns every error answer into the typed
+exceptions of `bots.matrix.errors`, so no other module looks at an HTTP status.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp
-from nio import AsyncClient, AsyncClientConfig
-from nio.api import Api
-from nio.responses import ErrorResponse, Response
 
 from bots.matrix.errors import MatrixError, Unreachable, error_for
 
@@ -28,37 +28,46 @@ ADMIN = "/_synapse/admin"
 # What the youth's page is made of: messages, and redactions so it can take back what a
 # counsellor deleted.
 YOUTH_EVENT_TYPES = ("m.room.message", "m.room.redaction")
+REQUEST_SECONDS = 30.0
+# How often a request told to slow down (M_LIMIT_EXCEEDED) is tried again, as told.
+RATE_LIMIT_RETRIES = 5
 
 
-@dataclass
-class JsonResponse(Response):
-    """Any successful JSON answer, kept as a plain dict."""
-
-    content: dict[str, Any]
-
-    @classmethod
-    def from_dict(cls, parsed_dict: dict[str, Any]) -> Response:
-        if isinstance(parsed_dict, dict) and "errcode" in parsed_dict:
-            return ErrorResponse.from_dict(parsed_dict)
-        return cls(parsed_dict if isinstance(parsed_dict, dict) else {"value": parsed_dict})
+def to_json(value: Any) -> str:
+    """Compact JSON, as query parameters (a filter) and bodies are sent."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def path(parts: Sequence[str], query: dict[str, Any] | None = None, base: str = CLIENT_V3) -> str:
-    """Percent-encode each part (room ids hold ':' and '!', aliases '#')."""
-    return Api._build_path(list(parts), query, base)
+    """Percent-encode each part, '/' too (room ids hold ':' and '!', aliases '#', state
+    keys anything); an empty last part (a state key "") is left off."""
+    built = f"{base}/" + "/".join(quote(str(part), safe="") for part in parts)
+    built = built.rstrip("/")
+    return f"{built}?{urlencode(query)}" if query else built
 
 
 class MatrixGateway:
     """Authenticated requests to one homeserver, as one token's owner (or a masqueraded user)."""
 
     def __init__(self, homeserver_url: str, access_token: str, user_id: str = "") -> None:
-        config = AsyncClientConfig(max_limit_exceeded=5, max_timeouts=2, request_timeout=30)
-        self._client = AsyncClient(homeserver_url.rstrip("/"), user_id, config=config)
-        self._client.access_token = access_token
+        self._base = homeserver_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {access_token}"}
+        self._http: aiohttp.ClientSession | None = None  # made in the running event loop
         self.user_id = user_id
 
     async def close(self) -> None:
-        await self._client.close()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=REQUEST_SECONDS),
+                connector=aiohttp.TCPConnector(limit=100),
+            )
+        return self._http
 
     async def request(
         self,
@@ -69,21 +78,42 @@ class MatrixGateway:
         as_user: str | None = None,
         timeout: float | None = None,
     ) -> dict[str, Any]:
-        """One request; returns the JSON body or raises a typed `MatrixError`."""
+        """One request; returns the JSON body or raises a typed `MatrixError`. A request
+        the homeserver rate-limits is tried again after the time it asks for."""
         if as_user is not None:
             sep = "&" if "?" in url_path else "?"
             url_path = f"{url_path}{sep}{urlencode({'user_id': as_user})}"
-        data = Api.to_json(body) if body is not None else None
-        try:
-            resp = await self._client._send(JsonResponse, method, url_path, data, timeout=timeout)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise Unreachable(None, f"{type(exc).__name__}: {exc}", None) from exc
-        if isinstance(resp, ErrorResponse):
-            status = resp.transport_response.status if resp.transport_response else None
-            raise error_for(resp.status_code, resp.message, status)
-        if resp.transport_response is not None and resp.transport_response.status >= 400:
-            raise error_for(None, str(resp.content)[:200], resp.transport_response.status)
-        return resp.content
+        data = to_json(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        limit = aiohttp.ClientTimeout(total=timeout) if timeout is not None else None
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            try:
+                async with self._session().request(
+                    method, self._base + url_path, data=data, headers=headers, timeout=limit
+                ) as r:
+                    status = r.status
+                    text = await r.text()
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise Unreachable(None, f"{type(exc).__name__}: {exc}", None) from exc
+            try:
+                answer = json.loads(text) if text else {}
+            except ValueError:
+                answer = {}
+            if not isinstance(answer, dict):
+                answer = {"value": answer}
+            if status < 400:
+                return answer
+            errcode, error = answer.get("errcode"), answer.get("error") or text[:200]
+            wait = answer.get("retry_after_ms")
+            if (
+                errcode == "M_LIMIT_EXCEEDED"
+                and isinstance(wait, int)
+                and attempt < RATE_LIMIT_RETRIES
+            ):
+                await asyncio.sleep(wait / 1000)
+                continue
+            raise error_for(errcode if isinstance(errcode, str) else None, str(error), status)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def reachable(self, timeout: float = 3) -> bool:
         """Does the homeserver answer at all right now?"""
@@ -187,7 +217,7 @@ class MatrixGateway:
         query: dict[str, Any] = {
             "dir": "b" if backwards else "f",
             "limit": limit,
-            "filter": Api.to_json({"types": list(event_types), "lazy_load_members": True}),
+            "filter": to_json({"types": list(event_types), "lazy_load_members": True}),
         }
         if from_token:
             query["from"] = from_token

@@ -1,13 +1,19 @@
-"""One homeserver as the bot sees it: its registration, the bot's gateway and the Admin API."""
+"""The homeservers as the bot sees them: for each, its registration, the bot's gateway
+and the Admin API; and where a municipality's rooms are, found by their aliases."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from bots.config.model import Municipality
+from bots.config.namespaces import Registration
 from bots.matrix.admin import SynapseAdmin
 from bots.matrix.errors import NotFound
 from bots.matrix.gateway import MatrixGateway
-from provisioning.registration import Registration
+
+WATCH_SECONDS = 5.0
 
 
 @dataclass
@@ -82,3 +88,38 @@ class Directory:
             except NotFound as exc:
                 raise NotProvisioned(f"sparring room {room!r} is not provisioned") from exc
         return self._sparring[key]
+
+
+class Homeservers:
+    """Every homeserver the bot works on, by id, and the directory of their rooms."""
+
+    def __init__(self, links: Mapping[str, HomeserverLink]) -> None:
+        self.links = dict(links)
+        self.directory = Directory()
+        # Whether each answered when last asked (`watch` keeps it fresh), so a health
+        # check can say so at once, without a request to every homeserver of its own.
+        self.answering: dict[str, bool] = dict.fromkeys(self.links, True)
+
+    async def watch(self, every: float = WATCH_SECONDS) -> None:
+        """Ask every homeserver whether it answers, every `every` seconds, for ever."""
+        while True:
+            answers = await asyncio.gather(*(lk.bot.reachable() for lk in self.links.values()))
+            self.answering = dict(zip(self.links, answers, strict=True))
+            await asyncio.sleep(every)
+
+    def __iter__(self) -> Iterator[HomeserverLink]:
+        return iter(self.links.values())
+
+    def get(self, homeserver: str) -> HomeserverLink:
+        return self.links[homeserver]
+
+    def of(self, m: Municipality) -> HomeserverLink:
+        """The municipality's own homeserver (its space, lobby and counsellors)."""
+        return self.links[m.homeserver]
+
+    async def rooms(self, m: Municipality) -> MunicipalityRooms:
+        return await self.directory.rooms(self.of(m), m.slug)
+
+    def is_ours(self, user_id: str) -> bool:
+        """The bot itself or a youth account, on any of our homeservers."""
+        return any(link.registration.owns_user(user_id) for link in self.links.values())

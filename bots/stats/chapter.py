@@ -5,13 +5,13 @@ duration, feedback) are chapter_talks.py; report.py puts the chapter together.""
 
 from __future__ import annotations
 
+from bots.config.model import UNKNOWN_CHANNEL
 from bots.stats import charts, labels
 from bots.stats.cube import ALL, Cell, cell
 from bots.stats.figures import HEARD_FROM, NO_FEEDBACK, Publication
 from bots.stats.html import cards, count, esc, figure, per_100, section, share, table
 from bots.stats.period import week_label
 from bots.stats.suppression import SMALL
-from bots.stats.views import UNKNOWN_CHANNEL
 
 
 def key_numbers(pub: Publication, k: str) -> str:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
-from bots.config import Municipality
-from bots.hours import Interval
+from bots.config.hours import Interval
+from bots.config.model import Municipality
 from bots.stats.period import Period, week_key
 
 # Weekday (0 = Monday) and local hour, the categories of the weekday × hour chart.

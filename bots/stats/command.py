@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from bots.config import Config
+from bots.config.model import Config
 from bots.db.engine import make_sessionmaker
 from bots.stats.period import Period, choose_period
 from bots.stats.query import load_period

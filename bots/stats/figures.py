@@ -21,13 +21,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bots.config import Config, Municipality
+from bots.config.model import UNKNOWN_CHANNEL, Config, Municipality
 from bots.stats.closed import SLOTS, closed_cells
 from bots.stats.cube import ALL, Cell, Cubes, Dim, cell
 from bots.stats.period import Period, week_key
 from bots.stats.query import ConversationRecord, ViewRecord
 from bots.stats.suppression import THRESHOLD, Suppressed, suppress
-from bots.stats.views import UNKNOWN_CHANNEL
 
 HEARD_FROM = "heard_from"
 NOT_ANSWERED = "ikke_besvaret"
@@ -77,10 +76,6 @@ class Publication:
         m = self.config.municipality(slug)
         assert m is not None
         return m
-
-
-def kanal_of(m: Municipality, kanal: str | None) -> str:
-    return kanal if kanal is not None and kanal in m.channels else UNKNOWN_CHANNEL
 
 
 def answer_of(m: Municipality, question: str, answers: dict[str, object]) -> str | None:
@@ -139,7 +134,7 @@ def build(
     answers: dict[str, Counter[tuple[str, ...]]] = {}
     for r in rows:
         m, k = by_slug[r.kommune], r.kommune
-        channel = kanal_of(m, r.kanal)
+        channel = m.counted_channel(r.kanal)
         outcome = OUTCOMES.get(r.outcome, NOT_ANSWERED)
         count["week"][(k, week_key(r.date))] += 1
         count["slot"][(k, f"{r.weekday}-{r.hour}")] += 1
@@ -162,7 +157,7 @@ def build(
             count["missed_kanal"][(k, channel)] += 1
     for v in views:
         if v.kommune in by_slug and period.contains(v.date):
-            count["views"][(v.kommune, kanal_of(by_slug[v.kommune], v.kanal))] += v.count
+            count["views"][(v.kommune, by_slug[v.kommune].counted_channel(v.kanal))] += v.count
 
     # The network's totals only: a breakdown over the whole network would let a small
     # municipality's "<5" force a larger neighbour's numbers to be hidden.

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from bots.config import Municipality
+from bots.config.model import UNKNOWN_CHANNEL, Municipality
 from bots.stats.figures import NO_FEEDBACK, NO_TOPIC, NOT_ANSWERED
 from bots.stats.suppression import HIDDEN, SMALL
-from bots.stats.views import UNKNOWN_CHANNEL
 
 CHANNELS = {
     "facebook": "Facebook",

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from bots.hours import COPENHAGEN, MONTH_NAMES
+from bots.config.hours import COPENHAGEN, MONTH_NAMES
 
 _QUARTER = re.compile(r"^(\d{4})\s*-?\s*[QqKk]([1-4])$")
 _DANISH_DATE = re.compile(r"^(\d{1,2})[.-/](\d{1,2})[.-/](\d{4})$")

@@ -23,10 +23,11 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bots.config import Config, ConfigError, Municipality, load_config
+from bots.config.hours import COPENHAGEN
+from bots.config.load import ConfigError, load_config
+from bots.config.model import Config, Municipality
 from bots.db.engine import ensure_schema, make_engine, make_sessionmaker
 from bots.db.models import ConversationStats, PageView
-from bots.hours import COPENHAGEN
 from bots.logs import configure_logging
 from bots.stats import synthetic_model as model
 from bots.stats.period import Period, parse_quarter

@@ -11,8 +11,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bots.config import Municipality
-from bots.stats.views import UNKNOWN_CHANNEL
+from bots.config.model import UNKNOWN_CHANNEL, Municipality
 
 # (weight among a municipality's channels, conversations started per page view)
 CHANNELS: dict[str, tuple[float, float]] = {

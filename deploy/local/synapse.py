@@ -75,9 +75,12 @@ class LocalSynapse:
         extra_config: dict[str, Any] | None = None,
         federation: FederationMode | None = None,
         postgres: dict[str, Any] | None = None,
+        more_listeners: list[dict[str, Any]] | None = None,
     ) -> None:
         """`postgres`: libpq/psycopg2 connection arguments of an existing database
-        (UTF8, collation 'C'), e.g. LocalPostgres.synapse_args(); None for SQLite."""
+        (UTF8, collation 'C'), e.g. LocalPostgres.synapse_args(); None for SQLite.
+        `more_listeners`: listeners beside the client one (a worker setup's replication
+        listener, deploy/local/workers.py)."""
         if federation is not None:
             federation.port_of(server_name)  # a bad server name fails here, not at start
         self.state_dir = state_dir.resolve()
@@ -86,6 +89,7 @@ class LocalSynapse:
         self.extra_config = extra_config or {}
         self.federation = federation
         self.postgres = dict(postgres) if postgres is not None else None
+        self.more_listeners = list(more_listeners or [])
         self.config_path = self.state_dir / "homeserver.yaml"
         self._sqlite_path = self.state_dir / "homeserver.db"
         self.log_path = self.state_dir / "homeserver.log"
@@ -136,7 +140,7 @@ class LocalSynapse:
         config: dict[str, Any] = {
             "server_name": self.server_name,
             "public_baseurl": self.url + "/",
-            "listeners": [listener],
+            "listeners": [listener, *self.more_listeners],
             "database": self._database(),
             "signing_key_path": str(self.signing_key_path),
             "media_store_path": str(state / "media_store"),

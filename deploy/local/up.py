@@ -16,13 +16,15 @@ from typing import Any
 import structlog
 import yaml
 
-from bots.config import Config, load_config
+from bots.config.load import load_config
+from bots.config.model import Config
+from bots.config.namespaces import Registration
 from bots.matrix.gateway import MatrixGateway
 from bots.matrix.links import Directory, HomeserverLink
 from bots.service import running
 from deploy.local.synapse import LocalSynapse, free_port
 from provisioning.plan import apply, plan
-from provisioning.registration import Registration
+from provisioning.registration import write_registration
 
 log = structlog.get_logger(__name__)
 SERVER_NAME = "ungechat.localhost"
@@ -145,7 +147,7 @@ async def up(state_dir: Path, stop: asyncio.Event, *, announce: Any = print) -> 
         sender_localpart="ungechat",
         server_name=SERVER_NAME,
     )
-    registration_file = registration.write(state_dir / "appservice.yaml")
+    registration_file = write_registration(registration, state_dir / "appservice.yaml")
     synapse = LocalSynapse(state_dir / "synapse", SERVER_NAME, [registration_file])
     announce(f"Starter Synapse … / starting Synapse in {state_dir / 'synapse'}")
     await synapse.start()

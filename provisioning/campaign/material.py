@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reportlab.lib.pagesizes import A3, A4
 
-from bots.config import Config, Municipality
+from bots.config.model import Config, Municipality
 from provisioning.campaign import qr, sheets
 
 EMBED_CHANNEL = "hjemmeside"

@@ -15,7 +15,7 @@ from reportlab.lib.colors import Color, HexColor, white
 from reportlab.lib.pagesizes import A3, A4, A6
 from reportlab.pdfgen.canvas import Canvas
 
-from bots.config import Municipality
+from bots.config.model import Municipality
 from provisioning.campaign.layout import BOLD, INK, MUTED, PAPER, Page, mix, register_fonts
 from provisioning.campaign.texts import (
     DEFAULT_COLOR,

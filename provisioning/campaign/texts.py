@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from bots.config import LocalText, Municipality
-from bots.hours import DAY_NAMES, OpeningHours
+from bots.config.hours import DAY_NAMES, OpeningHours
+from bots.config.model import LocalText, Municipality
 
 DEFAULT_COLOR = "#2f5d50"  # the youth page's own green (bots/intake/static/chat.css)
 

@@ -21,7 +21,7 @@ export function connect(s, on, lastId, attempt) {
     function line(l) {
       if (l === "") {
         if (id !== null) st.lastId = id;
-        if (data.length) dispatch(on, data.join("\n"));
+        if (data.length) dispatch(st, data.join("\n"));
         data = [];
         id = null;
         return;
@@ -48,14 +48,18 @@ export function connect(s, on, lastId, attempt) {
     return pump();
   }).then(lost, lost);
   function lost() {
-    if (s.stream === st && s.status !== "closed") retry(s, st, attempt);
+    if (s.stream !== st || s.status === "closed") return;
+    if (st.handover) connect(s, on, st.lastId, 0);
+    else retry(s, st, attempt);
   }
 }
 
-function dispatch(on, data) {
+function dispatch(st, data) {
   var ev;
   try { ev = JSON.parse(data); } catch (e) { return; }
-  if ({}.hasOwnProperty.call(on.events, ev.type)) on.events[ev.type](ev);
+  // The server is shutting down and hands the stream over: reconnect now, quietly.
+  if (ev.type === "reconnect") st.handover = true;
+  else if ({}.hasOwnProperty.call(st.on.events, ev.type)) st.on.events[ev.type](ev);
 }
 
 function retry(s, st, attempt) {
