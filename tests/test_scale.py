@@ -324,3 +324,45 @@ async def test_a_synapse_worker_killed_and_started_again_the_conversation_goes_o
             await wait_for_state(stack.repo, youth.conversation, State.PURGED, timeout=120)
     finally:
         await c.stop()
+
+
+async def test_a_replica_shutting_down_hands_its_streams_over_at_once(
+    scale_stack: ScaleStack,
+) -> None:
+    """A rolling restart (SIGTERM): the stream on that replica says "reconnect" and ends,
+    rather than being cut; the page reconnects through nginx and misses nothing."""
+    stack = scale_stack
+    stack.reread()
+    replica = stack.data["replicas"][0]
+    c = await stack.counsellor(0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            youth, conv = await open_and_claim(stack, http, c)
+            room = conv.room_id or ""
+            await c.say(room, "før genstarten")
+            on_replica = Youth(f"http://{replica['address']}", http, youth.conversation)
+            on_replica.token = youth.token
+            on_replica.listen()  # one stream, held by this replica, not reconnecting
+            await on_replica.wait_for(lambda e: e.get("body") == "før genstarten")
+            os.kill(replica["pid"], signal.SIGTERM)
+            handed_over = await on_replica.wait_for(
+                lambda e: e.get("type") == "reconnect", timeout=5
+            )
+            assert handed_over == {"type": "reconnect"}
+            # The page reconnects with its Last-Event-ID (through nginx: another replica).
+            youth.last_event_id = on_replica.last_event_id
+            youth.listen(reconnect=True)
+            await c.say(room, "efter genstarten")
+            await youth.wait_for(lambda e: e.get("body") == "efter genstarten", timeout=30)
+            said = [m for m in youth.messages() if m.endswith("genstarten")]
+            assert said == ["efter genstarten"]  # resumed where it was: nothing twice
+            await c.say(room, "!luk")
+            await wait_for_state(stack.repo, youth.conversation, State.PURGED, timeout=120)
+    finally:
+        await c.stop()
+
+    async def restarted() -> bool:
+        stack.reread()
+        return stack.data["replicas"][0]["pid"] not in (None, replica["pid"])
+
+    await eventually(restarted, timeout=120)

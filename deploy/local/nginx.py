@@ -15,11 +15,11 @@ under STATE/nginx), never as the system's service."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 from pathlib import Path
 
+from deploy.local.process import Child
 from deploy.local.synapse import HOST
 
 START_TIMEOUT = 15.0
@@ -131,17 +131,12 @@ http {{
 """
 
 
-class LocalNginx:
+class LocalNginx(Child):
     def __init__(self, state_dir: Path) -> None:
         self.prefix = state_dir.resolve()
         self.conf_path = self.prefix / "nginx.conf"
-        self._proc: asyncio.subprocess.Process | None = None
+        super().__init__()
         self.binary = shutil.which("nginx") or "/usr/sbin/nginx"
-
-    @property
-    def pid(self) -> int | None:
-        proc = self._proc
-        return proc.pid if proc is not None and proc.returncode is None else None
 
     async def _nginx(self, *args: str) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
@@ -177,10 +172,3 @@ class LocalNginx:
                     log = (self.prefix / "error.log").read_text(errors="replace")
                     raise LocalNginxError(f"nginx exited:\n{log[-2000:]}")
                 await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()  # SIGTERM: nginx's fast shutdown
-            await proc.wait()

@@ -10,6 +10,7 @@ import contextlib
 import shutil
 from pathlib import Path
 
+from deploy.local.process import Child
 from deploy.local.synapse import HOST, free_port
 
 MACHINE_PORT = 6379
@@ -40,7 +41,7 @@ async def answers(host: str, port: int, timeout: float = 2.0) -> bool:
             await writer.wait_closed()
 
 
-class LocalRedis:
+class LocalRedis(Child):
     """The machine's Redis, or one of our own on a free loopback port."""
 
     def __init__(self, state_dir: Path) -> None:
@@ -48,7 +49,7 @@ class LocalRedis:
         self.host = HOST
         self.port = MACHINE_PORT
         self.own = False
-        self._proc: asyncio.subprocess.Process | None = None
+        super().__init__()
 
     @property
     def source(self) -> str:
@@ -77,9 +78,3 @@ class LocalRedis:
                 if self._proc.returncode is not None:
                     raise LocalRedisError(f"redis-server exited; see {self.state_dir}/redis.log")
                 await asyncio.sleep(0.1)
-
-    async def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            proc.terminate()
-            await proc.wait()

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,9 @@ from bots.config.load import load_config
 from bots.config.namespaces import Registration
 from deploy.local.nginx import LocalNginx, nginx_conf
 from deploy.local.postgres import LocalPostgres, create_database, libpq_args, machine_postgres
+from deploy.local.process import Child
 from deploy.local.redis import LocalRedis
-from deploy.local.synapse import HOST, STOP_TIMEOUT, LocalSynapse, free_port
+from deploy.local.synapse import HOST, LocalSynapse, free_port
 from deploy.local.up import (
     SERVER_NAME,
     _private_json,
@@ -63,12 +63,13 @@ START_TIMEOUT = 60.0
 UNGECHAT = Path(sys.executable).parent / "ungechat"
 
 
-class Replica:
-    """One ungechat process (`ungechat run --port PORT`), JSON logs to STATE/NAME.log."""
+class Replica(Child):
+    """One ungechat process (`ungechat run --port PORT`), JSON logs to STATE/NAME.log.
+    `stop` is a SIGTERM: the replica hands its event streams over and finishes."""
 
     def __init__(self, name: str, config_file: Path, port: int, log_path: Path) -> None:
         self.name, self.config_file, self.port, self.log_path = name, config_file, port, log_path
-        self._proc: asyncio.subprocess.Process | None = None
+        super().__init__()
         self.metrics_port: int | None = None
 
     @property
@@ -84,14 +85,6 @@ class Replica:
                 with contextlib.suppress(ValueError, KeyError):
                     port = int(json.loads(line)["port"])
         return port
-
-    @property
-    def pid(self) -> int | None:
-        proc = self._proc
-        return proc.pid if proc is not None and proc.returncode is None else None
-
-    def exited(self) -> bool:
-        return self._proc is not None and self._proc.returncode is not None
 
     async def start(self) -> None:
         command = [str(UNGECHAT), "--log-json", "run", "-c", str(self.config_file)]
@@ -128,18 +121,6 @@ class Replica:
                             self.metrics_port = self._metrics_port_from_log()
                             return
                 await asyncio.sleep(0.2)
-
-    async def stop(self) -> None:
-        """SIGTERM: the replica tells its event streams to reconnect and finishes."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 async def _postgres(state_dir: Path) -> tuple[str, LocalPostgres | None]:

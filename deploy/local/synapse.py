@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import hmac
 import secrets
-import signal
 import socket
 import sqlite3
 import ssl
@@ -29,10 +28,10 @@ import yaml
 from signedjson.key import generate_signing_key, write_signing_keys
 
 from deploy.local.network import FederationMode
+from deploy.local.process import Child
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 120.0
-STOP_TIMEOUT = 20.0
 SECRET_KEYS = ("registration_shared_secret", "macaroon_secret_key", "form_secret")
 FAST = {"per_second": 1000, "burst_count": 10000}
 
@@ -65,7 +64,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-class LocalSynapse:
+class LocalSynapse(Child):
     def __init__(
         self,
         state_dir: Path,
@@ -95,7 +94,7 @@ class LocalSynapse:
         self.log_path = self.state_dir / "homeserver.log"
         self.signing_key_path = self.state_dir / f"{server_name}.signing.key"
         self.port = 0
-        self._proc: asyncio.subprocess.Process | None = None
+        super().__init__()
         self._secrets: dict[str, str] = {}
         self._federation_part: tuple[dict[str, Any], dict[str, Any]] | None = None
 
@@ -299,34 +298,6 @@ class LocalSynapse:
             return ""
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
-
-    @property
-    def pid(self) -> int | None:
-        """The running Synapse's process id (None when it is not running)."""
-        proc = self._proc
-        return proc.pid if proc is not None and proc.returncode is None else None
-
-    async def kill(self) -> None:
-        """SIGKILL: Synapse dies at once with whatever it had in memory (a crash, for
-        fault tests). `start` works again afterwards."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-
-    async def stop(self) -> None:
-        """SIGTERM, then SIGKILL after STOP_TIMEOUT. Safe to call twice."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            try:
-                proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
-            except ProcessLookupError:
-                pass
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
     async def register_user(
         self, localpart: str, password: str, admin: bool = False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,8 @@ from typing import Any
 import aiohttp
 import yaml
 
-from deploy.local.synapse import HOST, STOP_TIMEOUT, LocalSynapse, SynapseError
+from deploy.local.process import Child
+from deploy.local.synapse import HOST, LocalSynapse, SynapseError
 
 START_TIMEOUT = 90.0
 
@@ -64,7 +64,7 @@ def _http_listener(port: int, resources: list[str]) -> dict[str, Any]:
     }
 
 
-class SynapseWorker:
+class SynapseWorker(Child):
     """One worker process: `python -m synapse.app.generic_worker` with the main
     process's homeserver.yaml and its own worker file, logging to STATE/NAME.log."""
 
@@ -76,20 +76,11 @@ class SynapseWorker:
         self.listener = listener
         self.config_path = main.state_dir / "workers" / f"{name}.yaml"
         self.log_path = main.state_dir / f"{name}.log"
-        self._proc: asyncio.subprocess.Process | None = None
+        super().__init__()
 
     @property
     def address(self) -> str:
         return f"{HOST}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        proc = self._proc
-        return proc.pid if proc is not None and proc.returncode is None else None
-
-    def exited(self) -> bool:
-        """True if it was started and has died since (a crash, or a kill)."""
-        return self._proc is not None and self._proc.returncode is not None
 
     def _write_config(self) -> None:
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,25 +129,6 @@ class SynapseWorker:
                         if r.status == 200:
                             return
                 await asyncio.sleep(0.2)
-
-    async def kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-
-    async def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            try:
-                proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
-            except ProcessLookupError:
-                pass
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 def workers_of(main: LocalSynapse, ports: WorkerPorts) -> list[SynapseWorker]:
