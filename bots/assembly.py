@@ -28,6 +28,10 @@ from bots.counsellors.conversation_commands import ConversationCommands
 from bots.counsellors.dispatch import CounsellorCommands
 from bots.counsellors.lobby_commands import LobbyCommands
 from bots.counsellors.network_commands import NetworkCommands
+from bots.letters.clock import LetterClock
+from bots.letters.letterbox import Letterbox
+from bots.letters.machine import Letters
+from bots.letters.store import LetterRepo
 from bots.matrix.links import HomeserverLink, Homeservers
 from bots.signals import Signals
 from bots.sparring.case_notes import CaseNotes
@@ -50,6 +54,8 @@ class Bot:
     conversations: Conversations
     transfers: Transfers
     maintenance: Maintenance
+    letters: Letters
+    letter_clock: LetterClock
     digests: Digests
     case_notes: CaseNotes
     commands: CounsellorCommands
@@ -67,6 +73,7 @@ class Bot:
         parts: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             ("catch_up", self.catch_up.run),
             ("maintenance", lambda: self.maintenance.run(now, stale_only=stale_only)),
+            ("letters", lambda: self.letter_clock.run(now)),
             ("digest", lambda: self.digests.post_due(now)),
             ("handled_events", self.handled.forget_older_than),
         ]
@@ -105,7 +112,9 @@ def assemble(
         NetworkCommands(config, transfers, case_notes),
     )
     handled = HandledEvents(sessions)
-    router = EventRouter(config, repo, conversations, commands, homeservers, handled)
+    letter_repo, letterbox = LetterRepo(sessions), Letterbox(homeservers)
+    letters = Letters(config, letter_repo, homeservers, letterbox, duty, tasks)
+    router = EventRouter(config, repo, conversations, commands, homeservers, handled, letters)
     return Bot(
         config=config,
         sessions=sessions,
@@ -118,6 +127,8 @@ def assemble(
         conversations=conversations,
         transfers=transfers,
         maintenance=maintenance,
+        letters=letters,
+        letter_clock=LetterClock(config, letter_repo, letters, letterbox, duty),
         digests=Digests(config, sessions, homeservers),
         case_notes=case_notes,
         commands=commands,

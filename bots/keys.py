@@ -21,3 +21,5 @@ TASKS: web.AppKey[BackgroundTasks] = web.AppKey("tasks")
 # The bot's parts, assembled once (bots/assembly.py): handlers take the one they use.
 BOT: web.AppKey[Bot] = web.AppKey("bot")
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
+# Wrong pickup codes per address (bots/intake/letter_routes.py).
+CODE_GUESSES: web.AppKey[RateLimiter] = web.AppKey("code_guesses")

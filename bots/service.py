@@ -16,10 +16,12 @@ from bots.config.model import Config
 from bots.db.engine import ensure_schema, make_engine, make_sessionmaker
 from bots.db.models import utcnow
 from bots.intake.api import create_intake_app
+from bots.intake.letter_routes import WRONG_CODES_PER_HOUR
 from bots.intake.pages import add_page_routes
 from bots.intake.ratelimit import RateLimiter
 from bots.keys import (
     BOT,
+    CODE_GUESSES,
     CONFIG,
     RATE_LIMITER,
     SESSIONS,
@@ -130,6 +132,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[SIGNALS] = Signals()
     app[RATE_LIMITER] = RateLimiter(max_starts=config.starts_per_address_per_hour)
+    app[CODE_GUESSES] = RateLimiter(max_starts=WRONG_CODES_PER_HOUR)
     app[METRICS] = Metrics([m.slug for m in config.municipalities])
     app.on_shutdown.append(hand_over_streams)
     app.cleanup_ctx.extend(

@@ -304,6 +304,74 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "en": "Not shared: the text seems to contain {what}. Take it out and try again – "
         "nothing may lead back to the young person.",
     },
+    # The letterbox (bots/letters/, docs/letterbox.md).
+    "letter_room_name": {"da": "Brev {short}", "en": "Letter {short}"},
+    "letter_room_topic": {
+        "da": "Anonymt brev fra ungechat · kanal: {kanal}. Svar med en almindelig besked – "
+        "den unge læser den med sin kode og ser dig kun som »Rådgiver«. !intern tekst og "
+        "kommandoer ser den unge aldrig.",
+        "en": "Anonymous ungechat letter · channel: {kanal}. Answer with an ordinary message "
+        "– the young person reads it with their code and sees you only as »Counsellor«. "
+        "They never see !note text or commands.",
+    },
+    "letter_hint": {
+        "da": "✉️ Et anonymt brev. Svar med en almindelig besked: den unge ser den, næste "
+        "gang de åbner brevet med deres kode, og kan skrive tilbage. Din første besked "
+        "markerer brevet som besvaret i Brevkasse. Svar senest {due}. !intern tekst er kun "
+        "til jer; !bevar [dage] gemmer brevet ved underretningspligt.",
+        "en": "✉️ An anonymous letter. Answer with an ordinary message: the young person sees "
+        "it the next time they open the letter with their code, and can write back. Your "
+        "first message marks the letter answered in the Brevkasse. Answer by {due}. !note "
+        "text is for counsellors only; !keep [days] keeps the letter for a duty to notify.",
+    },
+    "letterbox_waiting": {
+        "da": "✉️ Brev {short} venter på svar – skrevet {written} · svar senest {due} · "
+        "kanal: {kanal}{answers}",
+        "en": "✉️ Letter {short} waits for an answer – written {written} · answer by {due} · "
+        "channel: {kanal}{answers}",
+    },
+    "letterbox_again": {
+        "da": "✉️ Brev {short}: den unge har skrevet igen {written} · svar senest {due} · "
+        "kanal: {kanal}{answers}",
+        "en": "✉️ Letter {short}: the young person wrote again {written} · answer by {due} · "
+        "channel: {kanal}{answers}",
+    },
+    "letterbox_answered": {
+        "da": "✅ Brev {short} er besvaret {answered}{read} · kanal: {kanal}{answers}",
+        "en": "✅ Letter {short} was answered {answered}{read} · channel: {kanal}{answers}",
+    },
+    "letterbox_read": {"da": " · den unge har læst svaret", "en": " · the young person read it"},
+    "letterbox_held": {
+        "da": "🔒 Brev {short} bevaret skrivebeskyttet til {until} (underretning) · kanal: {kanal}",
+        "en": "🔒 Letter {short} kept read-only until {until} (duty to notify) · channel: {kanal}",
+    },
+    "letterbox_removed": {
+        "da": "⚪ Brevet er slettet",
+        "en": "⚪ The letter has been deleted",
+    },
+    "open_letter": {"da": "Åbn brevet", "en": "Open the letter"},
+    "letter_ping_open": {
+        "da": "{mentions} – brev {short} venter på svar (senest {due}).",
+        "en": "{mentions} – letter {short} waits for an answer (by {due}).",
+    },
+    "letter_reminder": {
+        "da": "{mentions} – brev {short} skal besvares senest {due}, og ingen har svaret endnu.",
+        "en": "{mentions} – letter {short} must be answered by {due}, and nobody has yet.",
+    },
+    "letter_kept": {
+        "da": "🔒 Brevet bevares i {days} dage, efter den unge har slettet det eller det er "
+        "udløbet (underretningspligt). !bevar 0 fortryder.",
+        "en": "🔒 The letter is kept {days} days after the young person deletes it or it "
+        "expires (duty to notify). !keep 0 undoes it.",
+    },
+    "letter_not_kept": {
+        "da": "Brevet slettes som normalt.",
+        "en": "The letter will be deleted as usual.",
+    },
+    "letter_keep_usage": {
+        "da": "Skriv !bevar [dage], højst {max} dage.",
+        "en": "Type !keep [days], at most {max} days.",
+    },
     "help_title": {
         "da": "Kommandoer (skriv dem som en besked; den unge ser dem aldrig):",
         "en": "Commands (type them as a message; the young person never sees them):",
@@ -353,6 +421,12 @@ PAGE: dict[str, dict[str, str]] = {
             "Livslinien on 70 201 201."
         ),
     },
+    # {days} is filled in by the page: the municipality's `letters.answer_days`.
+    "letter_offer": {
+        "da": "Skriv et brev – en rådgiver svarer inden for {days} dage.",
+        "en": "Write a letter – a counsellor answers within {days} days.",
+    },
+    "letter_go": {"da": "Skriv eller læs et brev", "en": "Write or read a letter"},
     "closed": {
         "da": "Chatten er lukket lige nu.",
         "en": "The chat is closed right now.",

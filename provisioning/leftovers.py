@@ -10,14 +10,20 @@ from bots.matrix.errors import Forbidden, NotFound
 from bots.matrix.gateway import path
 from bots.matrix.links import HomeserverLink
 
-KINDS = {"space": "space", "lobby": "room", "staff": "room", "sparring": "sparring room"}
+KINDS = {
+    "space": "space",
+    "lobby": "room",
+    "letterbox": "room",
+    "staff": "room",
+    "sparring": "sparring room",
+}
 
 
 async def leftovers(link: HomeserverLink, known: set[str]) -> list[str]:
     """One line per room the bot is in, under a provisioning alias, not in `known`."""
     reg = link.registration
     ours = re.compile(
-        rf"^#{re.escape(reg.prefix)}(space|lobby|staff|sparring)_(.+):{re.escape(reg.server_name)}$"
+        rf"^#{re.escape(reg.prefix)}(space|lobby|letterbox|staff|sparring)_(.+):{re.escape(reg.server_name)}$"
     )
     joined = (await link.bot.request("GET", path(["joined_rooms"]))).get("joined_rooms", [])
     notes = []

@@ -1,7 +1,8 @@
 """The rooms provisioning keeps, as the config says they should be.
 
-Per municipality: the counsellors' space, its lobby "Kø" (the queue) and its staff room
-"Rådgivere – internt" (where `!akut` calls for help). Per sparring room: one room on its
+Per municipality: the counsellors' space, its lobby "Kø" (the queue), its "Brevkasse"
+(one entry per letter) and its staff room "Rådgivere – internt" (where `!akut` calls for
+help). Per sparring room: one room on its
 homeserver shared by counsellors of several municipalities. Each is keyed by an alias in
 the bot's exclusive namespace, so a rename changes the room and never makes a new one.
 Pure functions of the config: what to compare the homeserver with, and how to create.
@@ -21,6 +22,11 @@ LOBBY_TOPIC = (
     "Her dukker nye samtaler op. Åbn linket i en besked for at gå ind i samtalen – "
     "den unge ser dig kun som »Rådgiver«."
 )
+LETTERBOX_NAME = "Brevkasse"
+LETTERBOX_TOPIC = (
+    "Anonyme breve fra unge, skrevet når som helst. Hvert brev er et rum: svar med en "
+    "almindelig besked – den unge læser svaret med sin kode og ser dig kun som »Rådgiver«."
+)
 STAFF_NAME = "Rådgivere – internt"
 STAFF_TOPIC = (
     "Kun for rådgiverne. Her kalder !akut fra en samtale på kollegerne på vagt, når "
@@ -30,6 +36,7 @@ SPARRING_TOPIC = (
     "Sparring mellem ungerådgivere på tværs af kommuner. Del erfaringer og spørgsmål – "
     "aldrig noget, der kan føre tilbage til en ung."
 )
+LETTERBOX = (LETTERBOX_NAME, LETTERBOX_TOPIC)
 # Only the bot changes what a room is: its name, avatar, alias, rules and power levels.
 ADMIN_EVENTS = (
     "m.room.avatar",
@@ -48,7 +55,7 @@ ADMIN_EVENTS = (
 class RoomSpec:
     """One provisioned room as it should be."""
 
-    role: str  # space | lobby | staff | sparring
+    role: str  # space | lobby | letterbox | staff | sparring
     scope: str  # a municipality's slug, or a sparring room's id
     alias_localpart: str
     alias: str
@@ -108,7 +115,7 @@ def power_levels(role: str, counsellors: tuple[str, ...]) -> dict[str, Any]:
     staff = role == "staff"
     events = {event: 100 for event in ADMIN_EVENTS}
     events["m.room.pinned_events"] = COUNSELLOR_POWER if staff else 100
-    moderators = counsellors if role in ("space", "lobby", "staff") else ()
+    moderators = counsellors if role in ("space", "lobby", "letterbox", "staff") else ()
     return {
         "users": {user: COUNSELLOR_POWER for user in sorted(moderators)},
         "users_default": 0,
@@ -151,6 +158,11 @@ def municipality_rooms(m: Municipality, reg: Registration) -> list[RoomSpec]:
             None,
         ),
         room("lobby", reg.lobby_alias_localpart(m.slug), LOBBY_NAME, LOBBY_TOPIC, "0"),
+        *(
+            [room("letterbox", reg.letterbox_alias_localpart(m.slug), *LETTERBOX, "01")]
+            if m.letters.enabled
+            else []
+        ),
         room("staff", reg.staff_alias_localpart(m.slug), STAFF_NAME, STAFF_TOPIC, "1"),
     ]
 

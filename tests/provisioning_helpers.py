@@ -30,6 +30,9 @@ def municipality(slug: str, name: str, counsellors: list[str], **extra: Any) -> 
         "opening_hours": {"weekly": {"monday": ["18:00-21:00"], "thursday": ["18:00-21:00"]}},
         "counsellors": counsellors,
         "channels": ["plakat", "kort", "hjemmeside"],
+        # The provisioning tests count the rooms of a municipality without a letterbox;
+        # its Brevkasse is tested where it is used (tests/test_letters.py).
+        "letters": {"enabled": False},
         **extra,
     }
 

@@ -20,7 +20,7 @@ from bots.assembly import Bot, assemble
 from bots.config.load import parse_config
 from bots.config.model import Config
 from bots.intake.ratelimit import RateLimiter
-from bots.keys import BOT, RATE_LIMITER
+from bots.keys import BOT, CODE_GUESSES, RATE_LIMITER
 from bots.matrix.links import Directory, HomeserverLink, MunicipalityRooms
 from bots.service import running
 from bots.signals import Signals
@@ -42,6 +42,7 @@ class Stack:
     bot: Bot  # the running bot's parts
     synapse: Any
     limiter: RateLimiter
+    code_guesses: RateLimiter
 
     async def admin(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         return await self.synapse.admin(method, path, body)
@@ -140,6 +141,7 @@ async def stack(synapse: Any, tmp_path_factory: pytest.TempPathFactory) -> Async
             bot=app[BOT],
             synapse=synapse,
             limiter=app[RATE_LIMITER],
+            code_guesses=app[CODE_GUESSES],
         )
     for c in counsellors:
         await c.stop()

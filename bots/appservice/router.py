@@ -27,6 +27,12 @@ from bots.conversation.states import HEARD, OPEN
 from bots.conversation.store import ConversationRepo
 from bots.counsellors.dispatch import CounsellorCommands
 from bots.counsellors.invocation import Invocation
+from bots.counsellors.registry import parse
+from bots.counsellors.text import is_command
+from bots.db.models import Letter
+from bots.letters.machine import Letters
+from bots.letters.store import LIVE as LETTER_LIVE
+from bots.letters.store import READABLE as LETTER_READABLE
 from bots.matrix.links import HomeserverLink, Homeservers, NotProvisioned
 from bots.outages import is_outage
 
@@ -54,8 +60,10 @@ class EventRouter:
         commands: CounsellorCommands,
         homeservers: Homeservers,
         handled: HandledEvents,
+        letters: Letters,
     ) -> None:
         self.config = config
+        self.letters = letters
         self.repo = repo
         self.conversations = conversations
         self.commands = commands
@@ -106,6 +114,10 @@ class EventRouter:
         conv = await self.repo.by_room(room_id)
         if conv is not None and conv.homeserver != link.id:
             return  # the hosting homeserver delivers it too
+        if conv is None and (letter := await self.letters.repo.by_room(room_id)) is not None:
+            if letter.homeserver == link.id:
+                await self._letter_event(letter, event, sender, content)
+            return
         if event.get("type") == "m.room.member":
             member, membership = event.get("state_key"), content.get("membership")
             if conv is not None and isinstance(member, str) and isinstance(membership, str):
@@ -133,6 +145,52 @@ class EventRouter:
         m = await self._lobby_of(link, room_id)
         if m is not None:
             await self.commands.handle(Invocation(sender, [], "", event_id, room_id, m, link), body)
+
+    async def _letter_event(
+        self, letter: Letter, event: dict[str, Any], sender: str, content: dict[str, Any]
+    ) -> None:
+        """A letter's room (bots/letters/): a stranger who joins is taken out; a listed
+        counsellor's message the youth will see answers it; `!bevar N` keeps it. Notes
+        and other commands are the counsellors' own, as in a conversation."""
+        if letter.state not in LETTER_LIVE or not self.config.is_counsellor(sender):
+            if event.get("type") == "m.room.member" and content.get("membership") == "join":
+                member = event.get("state_key")
+                if (
+                    isinstance(member, str)
+                    and not self.homeservers.is_ours(member)
+                    and not self.config.is_counsellor(member)
+                ):
+                    await self.letters.stranger(letter, member)
+            return
+        body = content.get("body")
+        if event.get("type") != "m.room.message" or not isinstance(body, str):
+            return
+        if "m.new_content" in content:  # an edit changes an answer, it is no new one
+            return
+        command = parse(body)
+        if command is not None:
+            name, args, _ = command
+            if name in ("bevar", "keep"):
+                await self._keep_letter(letter, sender, args, event.get("event_id") or "")
+            return
+        if not is_command(body) and letter.state in LETTER_READABLE:
+            await self.letters.answered(letter)
+
+    async def _keep_letter(
+        self, letter: Letter, sender: str, args: list[str], event_id: str
+    ) -> None:
+        m = self.config.municipality(letter.kommune)
+        if m is None:
+            return
+        most = m.timeouts.max_hold.days
+        days = int(args[0]) if args and args[0].isdigit() else (most if not args else -1)
+        if not 0 <= days <= most:
+            await self.letters.notice(letter, "letter_keep_usage", event_id, max=str(most))
+            return
+        await self.letters.keep(letter, days)
+        key = "letter_kept" if days else "letter_not_kept"
+        await self.letters.notice(letter, key, event_id, days=str(days))
+        log.info("letter_keep", letter=letter.id, days=days)
 
     async def _lobby_of(self, link: HomeserverLink, room_id: str) -> Municipality | None:
         """The municipality whose lobby this is (aliases are resolved once and cached)."""

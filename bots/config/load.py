@@ -20,6 +20,7 @@ from bots.config.model import (
     Config,
     DigestSchedule,
     Homeserver,
+    Letters,
     LocalText,
     MetricsListener,
     Municipality,
@@ -191,6 +192,7 @@ def _municipality(m: dict[str, Any]) -> Municipality:
         topics=tuple(m.get("topics") or DEFAULT_TOPICS),
         partners=tuple(m.get("partners", [])),
         timeouts=_timeouts(m.get("timeouts") or {}),
+        letters=_letters(m.get("letters") or {}),
         counsellor_language=m.get("counsellor_language", "da"),
         fictional=m.get("fictional", False),
         campaign={
@@ -210,4 +212,13 @@ def _timeouts(t: dict[str, Any]) -> Timeouts:
         hours_grace=dt.timedelta(minutes=t.get("hours_grace_minutes", 15)),
         max_hold=dt.timedelta(days=t.get("max_hold_days", 14)),
         max_duty=dt.timedelta(hours=t.get("max_duty_hours", 12)),
+    )
+
+
+def _letters(t: dict[str, Any]) -> Letters:
+    return Letters(
+        enabled=t.get("enabled", True),
+        answer_within=dt.timedelta(days=t.get("answer_days", 3)),
+        keep_after_read=dt.timedelta(days=t.get("keep_days_after_read", 7)),
+        max_age=dt.timedelta(days=t.get("max_age_days", 30)),
     )

@@ -66,6 +66,17 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class Letters:
+    """The letterbox (docs/letterbox.md): the promised answer time, and when a letter is
+    deleted: days after it was last opened with an answer, or its age, whichever first."""
+
+    enabled: bool = True
+    answer_within: dt.timedelta = dt.timedelta(days=3)
+    keep_after_read: dt.timedelta = dt.timedelta(days=7)
+    max_age: dt.timedelta = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
 class Option:
     id: str
     label: LocalText
@@ -92,6 +103,7 @@ class Municipality:
     topics: tuple[str, ...] = DEFAULT_TOPICS
     partners: tuple[str, ...] = ()
     timeouts: Timeouts = Timeouts()
+    letters: Letters = Letters()
     counsellor_language: str = "da"
     fictional: bool = False  # a made-up municipality, not checked against the official list
     campaign: Mapping[str, LocalText] = field(default_factory=dict)  # words on print material

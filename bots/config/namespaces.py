@@ -44,6 +44,13 @@ class Registration:
     def staff_alias_localpart(self, slug: str) -> str:
         return f"{self.prefix}staff_{slug}"
 
+    def letterbox_alias_localpart(self, slug: str) -> str:
+        """The municipality's "Brevkasse": one entry per letter, apart from the live queue."""
+        return f"{self.prefix}letterbox_{slug}"
+
+    def letter_alias_localpart(self, letter_id: str) -> str:
+        return f"{self.prefix}l_{letter_id}"
+
     def sparring_alias_localpart(self, sparring_id: str) -> str:
         return f"{self.prefix}sparring_{sparring_id}"
 

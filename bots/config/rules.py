@@ -56,6 +56,17 @@ def rule_problems(data: dict[str, Any]) -> Iterator[str]:
                     "municipality in this config"
                 )
         yield from _embed_problems(m.get("embed_origins", []), [*at, "embed_origins"], data)
+        letters = m.get("letters") or {}
+        if letters.get("keep_days_after_read", 7) > letters.get("max_age_days", 30):
+            yield (
+                f"{key_path([*at, 'letters', 'keep_days_after_read'])}: longer than "
+                "max_age_days, which deletes every letter first"
+            )
+        if letters.get("answer_days", 3) >= letters.get("max_age_days", 30):
+            yield (
+                f"{key_path([*at, 'letters', 'answer_days'])}: the promised answer time must "
+                "be shorter than max_age_days, or a letter could be deleted before its answer"
+            )
         question_ids: set[str] = set()
         for q_index, question in enumerate(m.get("questions", [])):
             q_at = [*at, "questions", q_index]

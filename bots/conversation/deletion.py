@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -30,6 +30,16 @@ from bots.matrix.errors import Forbidden, NotFound
 from bots.matrix.links import HomeserverLink
 
 log = structlog.get_logger(__name__)
+
+
+class Deletable(Protocol):
+    """What deletion reads of a conversation, or of a letter (bots/letters/)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def youth_user_id(self) -> str | None: ...
 
 
 class DeletionIncomplete(RuntimeError):
@@ -48,9 +58,7 @@ def taking_part(conv: Conversation, links: dict[str, HomeserverLink]) -> list[Ho
     return [links[i] for i in ids if i in links]
 
 
-async def delete_everywhere(
-    conv: Conversation, room_id: str, links: Iterable[HomeserverLink]
-) -> None:
+async def delete_everywhere(conv: Deletable, room_id: str, links: Iterable[HomeserverLink]) -> None:
     """On every homeserver, the room's home first: its media, then the room; then the
     youth's account at home. Every part that can be done is done; DeletionIncomplete
     names the rest."""
@@ -83,7 +91,7 @@ async def delete_room_copy(link: HomeserverLink, room_id: str) -> None:
     await link.admin.purge_room(room_id)
 
 
-async def hold(conv: Conversation, room_id: str, link: HomeserverLink) -> None:
+async def hold(conv: Deletable, room_id: str, link: HomeserverLink) -> None:
     """Remove the young person, keep the room read-only for the counsellors."""
     if conv.youth_user_id:
         with contextlib.suppress(NotFound, Forbidden):  # already out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Mapping
 from typing import Any
 
 from bots.config.hours import COPENHAGEN
@@ -43,11 +44,11 @@ def clock(moment: dt.datetime | None) -> str:
     return moment.astimezone(COPENHAGEN).strftime("%H.%M")
 
 
-def answers_text(conv: Conversation, m: Municipality, lang: str) -> str:
+def answers_text(answers: Mapping[str, Any] | None, m: Municipality, lang: str) -> str:
     """' · Hvor har du hørt om chatten?: Facebook', with the configured labels."""
     parts = []
     for question in m.questions:
-        chosen = (conv.answers or {}).get(question.id)
+        chosen = (answers or {}).get(question.id)
         label = next((o.label.get(lang) for o in question.options if o.id == chosen), None)
         if label:
             parts.append(f" · {question.text.get(lang)} {label}")
@@ -63,6 +64,42 @@ def mention_pills(user_ids: list[str]) -> tuple[str, str]:
     plain = " ".join(user_ids)
     rich = " ".join(f'<a href="{matrix_to(u)}">{html.escape(u)}</a>' for u in user_ids)
     return plain, rich
+
+
+def replacement(event_id: str, new: dict[str, Any]) -> dict[str, Any]:
+    """An edit (`m.replace`) of a rich `m.text` entry to `new`, mentioning nobody: an
+    edit must not ping again."""
+    new = {**new, "m.mentions": {}}
+    return {
+        "msgtype": "m.text",
+        "body": f"* {new['body']}",
+        "format": "org.matrix.custom.html",
+        "formatted_body": f"* {new['formatted_body']}",
+        "m.new_content": new,
+        "m.mentions": {},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+    }
+
+
+def thread_mention(
+    root: str, users: list[str], key: str, lang: str, **values: object
+) -> dict[str, Any]:
+    """A message in `root`'s thread that mentions `users` (so it pings them), from the
+    counsellors' text `key` with {mentions} filled in."""
+    plain, rich = mention_pills(users)
+    return {
+        "msgtype": "m.text",
+        "body": counsellor_text(key, lang, mentions=plain, **values),
+        "format": "org.matrix.custom.html",
+        "formatted_body": counsellor_text(key, lang, mentions=rich, **values),
+        "m.mentions": {"user_ids": users},
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        },
+    }
 
 
 class Lobby:
@@ -83,7 +120,7 @@ class Lobby:
             key,
             lang,
             kanal=conv.kanal or UNKNOWN_CHANNEL,
-            answers=answers_text(conv, m, lang),
+            answers=answers_text(conv.answers, m, lang),
             since=clock(conv.waiting_since or conv.created_at),
             claimed=clock(conv.claimed_at),
             **extra,
@@ -134,17 +171,7 @@ class Lobby:
     ) -> None:
         link = self.homeservers.of(m)
         rooms = await self.homeservers.rooms(m)
-        new = {**self.content(conv, m, key, with_link=with_link, **extra)}
-        new["m.mentions"] = {}  # an edit must not ping again
-        content = {
-            "msgtype": "m.text",
-            "body": f"* {new['body']}",
-            "format": "org.matrix.custom.html",
-            "formatted_body": f"* {new['formatted_body']}",
-            "m.new_content": new,
-            "m.mentions": {},
-            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
-        }
+        content = replacement(event_id, self.content(conv, m, key, with_link=with_link, **extra))
         await link.bot.send(rooms.lobby_id, "m.room.message", content, txn_id)
 
     async def remove(
@@ -201,19 +228,5 @@ class Lobby:
         """A mention in the queue entry's thread: it pings, and the queue stays tidy."""
         link = self.homeservers.of(m)
         rooms = await self.homeservers.rooms(m)
-        plain, rich = mention_pills(users)
-        lang = m.counsellor_language
-        content = {
-            "msgtype": "m.text",
-            "body": counsellor_text(key, lang, mentions=plain, **extra),
-            "format": "org.matrix.custom.html",
-            "formatted_body": counsellor_text(key, lang, mentions=rich, **extra),
-            "m.mentions": {"user_ids": users},
-            "m.relates_to": {
-                "rel_type": "m.thread",
-                "event_id": event_id,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": event_id},
-            },
-        }
+        content = thread_mention(event_id, users, key, m.counsellor_language, **extra)
         await link.bot.send(rooms.lobby_id, "m.room.message", content, txn_id)

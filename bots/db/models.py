@@ -230,3 +230,66 @@ class Digest(Base):
     period_end: Mapped[dt.date] = mapped_column(primary_key=True)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     posted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Letter(Base):
+    """A letter in the letterbox (bots/letters/): one room in the municipality's space,
+    found by a young person only with the pickup code, of which only a slow hash is kept.
+
+    The letter's text lives only in its Matrix room, like a chat's; this row holds what
+    the bot needs to run it and delete it: its state, its room, its Brevkasse entry,
+    and the moments that decide when it is deleted.
+    """
+
+    __tablename__ = "letters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kommune: Mapped[str] = mapped_column(String(64), index=True)
+    homeserver: Mapped[str] = mapped_column(String(64))
+    kanal: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # requested → waiting ⇄ answered → closing → (row deleted); held after closing.
+    state: Mapped[str] = mapped_column(String(16), index=True, default="requested")
+    # The pickup code's slow hash (bots/letters/codes.py), and the sha256 of the session
+    # token the last opening handed out; neither opens anything from the database alone.
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    youth_user_id: Mapped[str | None] = mapped_column(String(255))
+    room_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    entry_event_id: Mapped[str | None] = mapped_column(String(255))
+    topics: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # The first counsellor answer, and the latest one the youth has not opened yet.
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    unread_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When the youth last opened it with an answer in it (the deletion counts from it).
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When the youth last wrote (the letter and each reply): the promise counts from it.
+    youth_wrote_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Pings and reminders already sent for the youth's latest words.
+    pinged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    ended_by: Mapped[str | None] = mapped_column(String(16))
+    hold_days: Mapped[int | None] = mapped_column(Integer)
+    hold_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class LetterStats(Base):
+    """One anonymous row per letter, written when it is deleted: no key back to it."""
+
+    __tablename__ = "letter_stats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kommune: Mapped[str] = mapped_column(String(64), index=True)
+    date: Mapped[dt.date] = mapped_column()
+    hour: Mapped[int] = mapped_column(Integer)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    kanal: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    topics: Mapped[list[str]] = mapped_column(default=list)
+    # From the letter to the first answer (None: never answered).
+    answer_seconds: Mapped[int | None] = mapped_column(Integer)
+    answer_read: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ended_by: Mapped[str | None] = mapped_column(String(16))
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -19,9 +19,17 @@ from bots.intake.conversation_routes import add_conversation_routes
 from bots.intake.errors import RETRY_AFTER_MS, ApiError, error_middleware
 from bots.intake.guard import request_guard
 from bots.intake.info import municipality_info
+from bots.intake.letter_routes import add_letter_routes
 from bots.intake.limits import LIMITS, ConversationLimits
 from bots.intake.page_views import VIEWS, ViewCounting, count_view
-from bots.intake.request_context import json_object, language, municipality_or_404, request_address
+from bots.intake.request_context import (
+    counted_kanal,
+    json_object,
+    language,
+    municipality_or_404,
+    request_address,
+    validated_answers,
+)
 from bots.keys import BOT, CONFIG, RATE_LIMITER, SESSIONS
 from bots.matrix.links import NotProvisioned
 
@@ -43,22 +51,6 @@ async def get_municipality(request: web.Request) -> web.Response:
         except Exception:
             log.exception("page_view_not_counted", kommune=m.slug)
     return web.json_response(await municipality_info(config, duty, m, language(request), now))
-
-
-def validated_answers(m: Municipality, answers: Any) -> dict[str, str]:
-    if answers is None:
-        return {}
-    if not isinstance(answers, dict):
-        raise ApiError(400, "M_BAD_JSON", "'answers' must be an object of question id to option id")
-    questions = {q.id: {o.id for o in q.options} for q in m.questions}
-    for qid, oid in answers.items():
-        if qid not in questions:
-            raise ApiError(400, "M_INVALID_PARAM", f"answers: unknown question {qid!r}")
-        if not isinstance(oid, str):  # a list or object is no option (and can't be looked up)
-            raise ApiError(400, "M_BAD_JSON", f"answers.{qid}: must be an option id (a string)")
-        if oid not in questions[qid]:
-            raise ApiError(400, "M_INVALID_PARAM", f"answers.{qid}: unknown option {oid!r}")
-    return dict(answers)
 
 
 def came_by(request: web.Request, m: Municipality, body: dict[str, Any]) -> Municipality | None:
@@ -84,12 +76,7 @@ async def start_conversation(request: web.Request) -> web.Response:
     origin = came_by(request, m, body)
     # The link's channel and the questions answered are the origin's: it keeps the credit.
     counted = origin or m
-    kanal = body.get("kanal")
-    if kanal is not None and not isinstance(kanal, str):
-        raise ApiError(400, "M_BAD_JSON", "'kanal' must be a string or null")
-    # Only configured channels are kept by name: a free-form tag could single a person out.
-    if kanal is not None:
-        kanal = counted.counted_channel(kanal)
+    kanal = counted_kanal(counted, body)
     answers = validated_answers(counted, body.get("answers"))
     now = utcnow()
     if not m.opening_hours.is_open(now):
@@ -125,4 +112,5 @@ def create_intake_app() -> web.Application:
     app.router.add_get("/kommuner/{slug}", get_municipality)
     app.router.add_post("/conversations", start_conversation)
     add_conversation_routes(app)
+    add_letter_routes(app)
     return app

@@ -77,6 +77,17 @@ async def municipality_info(
         # The longest a counsellor may keep a conversation for a duty to notify: the
         # page says so in its "what do we keep" text.
         "max_hold_days": m.timeouts.max_hold.days,
+        # The letterbox's promise ("a counsellor answers within N days"); null without one.
+        "letter_days": m.letters.answer_within.days if m.letters.enabled else None,
+        "letters": (
+            {
+                "answer_days": m.letters.answer_within.days,
+                "keep_days_after_read": m.letters.keep_after_read.days,
+                "max_age_days": m.letters.max_age.days,
+            }
+            if m.letters.enabled
+            else None
+        ),
         # The bot's messages to the youth, by key, with {placeholders} for their values:
         # the page shows them in its own language whatever language the bot wrote in.
         "system": {key: texts.get(lang) or texts["da"] for key, texts in YOUTH.items()},

@@ -58,6 +58,15 @@ def page_language(request: web.Request) -> str:
 
 
 async def youth_page(request: web.Request) -> web.StreamResponse:
+    return await _page(request, "chat.html")
+
+
+async def letter_page(request: web.Request) -> web.StreamResponse:
+    """The letterbox (docs/letterbox.md): its own small page, so the chat's stays small."""
+    return await _page(request, "letter.html")
+
+
+async def _page(request: web.Request, name: str) -> web.StreamResponse:
     m = request.config_dict[CONFIG].municipality(request.match_info["slug"])
     if m is None:
         lang = page_language(request)
@@ -67,9 +76,7 @@ async def youth_page(request: web.Request) -> web.StreamResponse:
             content_type="text/plain",
             headers={"Content-Language": lang},
         )
-    return web.FileResponse(
-        STATIC_DIR / "chat.html", headers={"Content-Security-Policy": page_csp(m)}
-    )
+    return web.FileResponse(STATIC_DIR / name, headers={"Content-Security-Policy": page_csp(m)})
 
 
 async def embed_script(request: web.Request) -> web.StreamResponse:
@@ -94,6 +101,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/k/{slug}", youth_page)
+    app.router.add_get("/k/{slug}/brev", letter_page)
     app.router.add_get("/embed.js", embed_script)
     app.router.add_static("/static/", STATIC_DIR)
     app.on_response_prepare.append(security_headers)

@@ -100,17 +100,32 @@ class RateLimiter:
             self._hits = {}
         return self._salt.key(counted_as(address))
 
+    def _recent(self, key: bytes, now: float) -> list[float]:
+        recent = [t for t in self._hits.get(key, []) if now - t < self.per_seconds]
+        if recent:
+            self._hits[key] = recent
+        else:
+            self._hits.pop(key, None)
+        return recent
+
     def allow(self, address: str) -> bool:
         """Count one start for this address; False if it is over the limit."""
-        key = self._key(address)
-        now = time.monotonic()
-        recent = [t for t in self._hits.get(key, []) if now - t < self.per_seconds]
-        if len(recent) >= self.max_starts:
-            self._hits[key] = recent
+        if self.blocked(address):
             return False
-        recent.append(now)
-        self._hits[key] = recent
+        self.count(address)
         return True
+
+    def blocked(self, address: str) -> bool:
+        """Over the limit now (nothing is counted)."""
+        return len(self._recent(self._key(address), time.monotonic())) >= self.max_starts
+
+    def count(self, address: str) -> None:
+        """Count one for this address (e.g. a wrong pickup code)."""
+        key, now = self._key(address), time.monotonic()
+        self._hits[key] = [*self._recent(key, now), now]
+
+    def clear(self) -> None:
+        self._hits = {}
 
 
 class DailyAllowance:

@@ -32,6 +32,31 @@ def municipality_or_404(request: web.Request, slug: Any) -> Municipality:
     return municipality
 
 
+def validated_answers(m: Municipality, answers: Any) -> dict[str, str]:
+    if answers is None:
+        return {}
+    if not isinstance(answers, dict):
+        raise ApiError(400, "M_BAD_JSON", "'answers' must be an object of question id to option id")
+    questions = {q.id: {o.id for o in q.options} for q in m.questions}
+    for qid, oid in answers.items():
+        if qid not in questions:
+            raise ApiError(400, "M_INVALID_PARAM", f"answers: unknown question {qid!r}")
+        if not isinstance(oid, str):  # a list or object is no option (and can't be looked up)
+            raise ApiError(400, "M_BAD_JSON", f"answers.{qid}: must be an option id (a string)")
+        if oid not in questions[qid]:
+            raise ApiError(400, "M_INVALID_PARAM", f"answers.{qid}: unknown option {oid!r}")
+    return dict(answers)
+
+
+def counted_kanal(m: Municipality, body: dict[str, Any]) -> str | None:
+    """The body's `kanal` as counted: only configured channels are kept by name, since a
+    free-form tag could single a person out."""
+    kanal = body.get("kanal")
+    if kanal is not None and not isinstance(kanal, str):
+        raise ApiError(400, "M_BAD_JSON", "'kanal' must be a string or null")
+    return m.counted_channel(kanal) if kanal is not None else None
+
+
 async def json_object(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object (the guard has checked it is sent as JSON). Every way a
     body can be wrong is a 400 with a reason: not UTF-8, not JSON, nested too deeply,

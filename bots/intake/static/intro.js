@@ -60,6 +60,12 @@ export function renderIntro(s) {
   ["questions", "start-error", "start", "start-partner"].forEach(id => {
     view.insertBefore($(id), anchor);
   });
+  var box = $("letter-box"); // the letterbox: always, first when closed
+  box.hidden = !info.letter_days;
+  $("letter-offer").textContent = fill(text(s, "letter_offer"), { days: info.letter_days });
+  $("letter-go").textContent = text(s, "letter_go");
+  $("letter-go").onclick = () => location.replace(location.pathname.replace(/\/?$/, "/brev") + location.search);
+  view.insertBefore(box, open ? $("exit-tip") : $("closed-box").nextSibling);
   $("help-box").hidden = open;
   renderHelp(s, $("help-now"));
   renderHelp(s, $("help-now-ended"));

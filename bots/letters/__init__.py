@@ -1,0 +1,2 @@
+"""The letterbox ("brevkasse"): anonymous letters, answered later, read with a pickup code
+(docs/letterbox.md)."""
