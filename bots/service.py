@@ -16,7 +16,6 @@ from bots.config.model import Config
 from bots.db.engine import ensure_schema, make_engine, make_sessionmaker
 from bots.db.models import utcnow
 from bots.intake.api import create_intake_app
-from bots.intake.letter_routes import WRONG_CODES_PER_HOUR
 from bots.intake.pages import add_page_routes
 from bots.intake.ratelimit import RateLimiter
 from bots.keys import (
@@ -132,7 +131,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[SIGNALS] = Signals()
     app[RATE_LIMITER] = RateLimiter(max_starts=config.starts_per_address_per_hour)
-    app[CODE_GUESSES] = RateLimiter(max_starts=WRONG_CODES_PER_HOUR)
+    app[CODE_GUESSES] = RateLimiter(max_starts=config.wrong_codes_per_address_per_hour)
     app[METRICS] = Metrics([m.slug for m in config.municipalities])
     app.on_shutdown.append(hand_over_streams)
     app.cleanup_ctx.extend(

@@ -696,6 +696,14 @@ async def check_youth_routes(client: Client, host: str, seen: Seen) -> None:
     assert statuses[:20] == [200] * 20 and statuses[-1] == 429
     status, body = await client.get(host, "/api/v1/conversations", "POST", json={})
     assert (status, body["errcode"]) == (429, "M_LIMIT_EXCEEDED")
+    # Writing a letter draws on the same allowance as starting a conversation …
+    status, body = await client.get(host, "/api/v1/letters", "POST", json={})
+    assert (status, body["errcode"]) == (429, "M_LIMIT_EXCEEDED")
+    # … and trying pickup codes has its own, per address, as guessing a code is.
+    statuses = [
+        (await client.get(host, "/api/v1/letters/open", "POST", json={}))[0] for _ in range(25)
+    ]
+    assert statuses[:20] == [200] * 20 and statuses[-1] == 429
 
 
 def matrix_routes(workers: bool) -> list[tuple[str, str]]:

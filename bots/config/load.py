@@ -92,6 +92,9 @@ def _build(data: dict[str, Any], base_dir: Path) -> Config:
         starts_per_address_per_hour=(data.get("intake") or {}).get(
             "starts_per_address_per_hour", 20
         ),
+        wrong_codes_per_address_per_hour=(data.get("intake") or {}).get(
+            "wrong_codes_per_address_per_hour", 20
+        ),
         trusted_proxies=tuple(
             ip_network(p, strict=False)
             for p in (data.get("intake") or {}).get("trusted_proxies", [])

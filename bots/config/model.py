@@ -192,6 +192,7 @@ class Config:
     homeservers: Mapping[str, Homeserver]
     municipalities: tuple[Municipality, ...]
     starts_per_address_per_hour: int = 20
+    wrong_codes_per_address_per_hour: int = 20
     # The intake's own reverse proxies (see bots/intake/ratelimit.py).
     trusted_proxies: tuple[IPNetwork, ...] = ()
     sparring_rooms: tuple[SparringRoom, ...] = ()

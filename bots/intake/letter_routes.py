@@ -8,7 +8,8 @@ a conversation's page may see (bots/intake/projection.py): the youth's and liste
 counsellors' messages, never a counsellor's name, note or command.
 
 A wrong code is counted against the client address only as a keyed hash in memory
-(bots/intake/ratelimit.py); past WRONG_CODES_PER_HOUR every try from that address is
+(bots/intake/ratelimit.py); past the config's
+`intake.wrong_codes_per_address_per_hour` every try from that address is
 refused for a while, right or wrong, so a flood learns nothing. Every code that opens
 nothing gets the same answer, however close it was.
 """
@@ -43,7 +44,6 @@ from bots.matrix.errors import Forbidden
 from bots.matrix.links import NotProvisioned
 
 MAX_LETTER_CHARS = 4000
-WRONG_CODES_PER_HOUR = 20
 # A letter is a slow exchange; more than this many events is no letter anyone writes.
 MAX_EVENTS_READ = 1000
 
