@@ -24,6 +24,7 @@ from bots.conversation.steps import Steps
 from bots.conversation.store import ConversationRepo
 from bots.conversation.transfer import Transfers
 from bots.conversation.voice import RoomVoice
+from bots.counsellors.answer_commands import AnswerCommands
 from bots.counsellors.conversation_commands import ConversationCommands
 from bots.counsellors.dispatch import CounsellorCommands
 from bots.counsellors.lobby_commands import LobbyCommands
@@ -108,6 +109,7 @@ def assemble(
     commands = CounsellorCommands(
         config,
         ConversationCommands(config, repo, conversations, duty, homeservers),
+        AnswerCommands(config, voice),
         LobbyCommands(repo, conversations, duty),
         NetworkCommands(config, transfers, case_notes),
     )

@@ -172,6 +172,24 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "da": "Skriv !vagt start eller !vagt slut. På vagt nu: {count}.",
         "en": "Type !duty start or !duty end. On duty now: {count}.",
     },
+    "answers_list": {
+        "da": "Forberedte svar (den unge ser dem som din besked):\n{answers}",
+        "en": "Prepared answers (the young person sees them as your message):\n{answers}",
+    },
+    "answers_none": {
+        "da": "Der er ingen forberedte svar endnu. De skrives i konfigurationen under "
+        "prepared_answers; spørg jeres koordinator.",
+        "en": "There are no prepared answers yet. They are written in the config under "
+        "prepared_answers; ask your coordinator.",
+    },
+    "answer_unknown": {
+        "da": "Der er intet forberedt svar, der hedder »{name}«.",
+        "en": "There is no prepared answer called “{name}”.",
+    },
+    "answer_too_late": {
+        "da": "Samtalen er slut, så svaret blev ikke sendt.",
+        "en": "The conversation has ended, so the answer was not sent.",
+    },
     "topics_unknown": {
         "da": "Ukendt emne: {unknown}. Vælg blandt: {topics}.",
         "en": "Unknown topic: {unknown}. Choose from: {topics}.",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bots.counsellors.answer_commands import AnswerCommands
 from bots.counsellors.conversation_commands import ConversationCommands
 from bots.counsellors.dispatch import CounsellorCommands
 from bots.counsellors.lobby_commands import LobbyCommands
@@ -19,7 +20,13 @@ GUIDE = Path(__file__).parent.parent / "docs" / "counsellors.md"
 def registry() -> CommandRegistry:
     """The real registry, without a running bot behind it (only the specs are read)."""
     # The registry reads the groups' classes; the commands are not run here.
-    groups = (CounsellorCommands, ConversationCommands, LobbyCommands, NetworkCommands)
+    groups = (
+        CounsellorCommands,
+        ConversationCommands,
+        AnswerCommands,
+        LobbyCommands,
+        NetworkCommands,
+    )
     return CommandRegistry(*(group.__new__(group) for group in groups))
 
 

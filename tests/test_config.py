@@ -370,7 +370,7 @@ def test_every_pattern_in_the_schema_is_explained_in_words() -> None:
     """A new pattern in the schema needs its plain words in PATTERN_WORDS, or its mistakes
     would be shown as a regular expression."""
     missing = set(_patterns(config_schema())) - set(PATTERN_WORDS)
-    assert not missing, f"add these to bots/config_checks.py PATTERN_WORDS: {missing}"
+    assert not missing, f"add these to bots/config/checks.py PATTERN_WORDS: {missing}"
 
 
 @pytest.mark.skipif(

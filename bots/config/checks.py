@@ -44,6 +44,10 @@ def shown(path: Iterable[Any], value: Any) -> str:
 # A pattern missing here is shown as the regular expression (tests/test_config.py checks
 # that every pattern in the schema is here).
 PATTERN_WORDS = {
+    "^[a-z0-9æøå][a-z0-9æøå-]{0,31}$": (
+        "a short name in lowercase letters, digits and '-', like headspace or tjenester "
+        "(what a counsellor types after !svar)"
+    ),
     r"^(sqlite|sqlite\+aiosqlite|postgresql|postgresql\+asyncpg)://": (
         "a database URL starting with sqlite:// or postgresql://, "
         "like sqlite:///ungechat.db or postgresql://ungechat@db/ungechat"

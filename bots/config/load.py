@@ -107,6 +107,7 @@ def _build(data: dict[str, Any], base_dir: Path) -> Config:
             else None
         ),
         metrics=MetricsListener(**data["metrics"]) if "metrics" in data else None,
+        prepared_answers=_prepared_answers(data.get("prepared_answers")),
     )
 
 
@@ -205,7 +206,12 @@ def _municipality(m: dict[str, Any]) -> Municipality:
         },
         campaign_color=(m.get("campaign") or {}).get("color"),
         embed_origins=tuple(m.get("embed_origins", [])),
+        prepared_answers=_prepared_answers(m.get("prepared_answers")),
     )
+
+
+def _prepared_answers(answers: dict[str, Any] | None) -> dict[str, LocalText]:
+    return {name: LocalText.parse(text) for name, text in (answers or {}).items()}
 
 
 def _timeouts(t: dict[str, Any]) -> Timeouts:

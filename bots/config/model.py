@@ -110,6 +110,8 @@ class Municipality:
     campaign_color: str | None = None
     # The municipality's own sites that may frame the youth page (origins, lowercase).
     embed_origins: tuple[str, ...] = ()
+    # `!svar NAME`: texts a counsellor sends as their own message (over the network's).
+    prepared_answers: Mapping[str, LocalText] = field(default_factory=dict)
 
     def youth_texts(self) -> dict[str, LocalText]:
         """The page's texts: the municipality's own words over the defaults."""
@@ -200,6 +202,13 @@ class Config:
     network: tuple[str, ...] = ()
     digest: DigestSchedule | None = None
     metrics: MetricsListener | None = None
+    # The network's shared prepared answers (`!svar NAME`).
+    prepared_answers: Mapping[str, LocalText] = field(default_factory=dict)
+
+    def answers_for(self, m: Municipality) -> dict[str, LocalText]:
+        """The prepared answers `m`'s counsellors may send: the network's, with the
+        municipality's own of the same name in their place, by name."""
+        return dict(sorted({**self.prepared_answers, **m.prepared_answers}.items()))
 
     def municipality(self, slug: str) -> Municipality | None:
         return next((m for m in self.municipalities if m.slug == slug), None)

@@ -13,6 +13,10 @@ METADATA_EVENT = "dk.ungechat.conversation"
 # Marks a bot message the youth page may show (everything else from the bot is for counsellors),
 # by a key the page translates; the values fill its placeholders (e.g. a municipality's name).
 YOUTH_VISIBLE = "dk.ungechat.youth_visible"
+# A counsellor's prepared answer (`!svar`), sent by the bot for them: the youth page shows
+# it as the counsellor's own message. The value is the counsellor who sent it (for the
+# counsellors in Element; never shown to the youth).
+PREPARED_FOR = "dk.ungechat.prepared_for"
 YOUTH_VALUES = "dk.ungechat.values"
 COUNSELLOR_POWER = 50
 BOT_POWER = 100

@@ -1,6 +1,7 @@
 """What the bot says and sets in a conversation room: the youth's system messages (shown
-on the page by their key), notes for the counsellors (never shown to the youth), a
-counsellor raised to moderator, and the room's non-identifying metadata."""
+on the page by their key), a counsellor's prepared answers, notes for the counsellors
+(never shown to the youth), a counsellor raised to moderator, and the room's
+non-identifying metadata."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ class RoomVoice:
         }
         await self.homeservers.get(conv.homeserver).bot.send(
             conv.room_id, "m.room.message", content, f"y-{conv.id}-{txn}"
+        )
+
+    async def send_for(self, conv: Conversation, counsellor: str, body: str, txn: str) -> None:
+        """A counsellor's prepared answer, sent by the bot on their behalf: the youth page
+        shows it as the counsellor's message, like one they typed."""
+        assert conv.room_id is not None
+        content = {"msgtype": "m.text", "body": body, shape.PREPARED_FOR: counsellor}
+        await self.homeservers.get(conv.homeserver).bot.send(
+            conv.room_id, "m.room.message", content, f"a-{conv.id}-{txn}"
         )
 
     async def notice(

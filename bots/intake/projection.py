@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bots.conversation.room import YOUTH_VALUES, YOUTH_VISIBLE
+from bots.conversation.room import PREPARED_FOR, YOUTH_VALUES, YOUTH_VISIBLE
 from bots.counsellors.text import is_command, normalise
 
 TEXT_TYPES = ("m.text", "m.notice", "m.emote")
@@ -164,6 +164,12 @@ def project(
         "id": event.get("event_id"),
         "ts": event.get("origin_server_ts"),
     }
+    if role == "system" and isinstance(content.get(PREPARED_FOR), str):
+        # A counsellor's prepared answer (`!svar`): the youth sees their message.
+        body = content.get("body")
+        if not isinstance(body, str) or not body:
+            return None
+        return {**out, "from": "counsellor", "body": body}
     if role == "system":
         key = content.get(YOUTH_VISIBLE)
         body = content.get("body")
