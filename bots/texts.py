@@ -176,6 +176,10 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "da": "Forberedte svar (den unge ser dem som din besked):\n{answers}",
         "en": "Prepared answers (the young person sees them as your message):\n{answers}",
     },
+    "answers_in_help": {
+        "da": "Forberedte svar (!svar NAVN): {names}",
+        "en": "Prepared answers (!svar NAME): {names}",
+    },
     "answers_none": {
         "da": "Der er ingen forberedte svar endnu. De skrives i konfigurationen under "
         "prepared_answers; spørg jeres koordinator.",

@@ -36,6 +36,8 @@ async def test_a_prepared_answer_reaches_the_youth_as_the_counsellors_message(
 
         listed = (await command(c, room_id, "!svar"))[0]
         assert "!svar headspace" in listed and "!svar tjenester" in listed
+        help_text = (await command(c, room_id, "!hjælp"))[0]
+        assert "Forberedte svar (!svar NAVN): headspace, tjenester" in help_text
 
         await c.say(room_id, "!svar tjenester")
         shown = await youth.wait_for(lambda e: "BørneTelefonen" in str(e.get("body", "")))

@@ -61,4 +61,9 @@ class CounsellorCommands:
         en="show every command",
     )
     async def help(self, inv: Invocation) -> None:
-        await reply(inv, self.registry.help_text(inv.lang))
+        text = self.registry.help_text(inv.lang)
+        answers = self.config.answers_for(inv.municipality)
+        if answers:
+            names = ", ".join(answers)
+            text += "\n" + counsellor_text("answers_in_help", inv.lang, names=names)
+        await reply(inv, text)
