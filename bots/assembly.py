@@ -25,6 +25,7 @@ from bots.conversation.store import ConversationRepo
 from bots.conversation.transfer import Transfers
 from bots.conversation.voice import RoomVoice
 from bots.counsellors.answer_commands import AnswerCommands
+from bots.counsellors.care import Care
 from bots.counsellors.conversation_commands import ConversationCommands
 from bots.counsellors.dispatch import CounsellorCommands
 from bots.counsellors.lobby_commands import LobbyCommands
@@ -108,7 +109,7 @@ def assemble(
     case_notes = CaseNotes(config, homeservers)
     commands = CounsellorCommands(
         config,
-        ConversationCommands(config, repo, conversations, duty, homeservers),
+        ConversationCommands(config, repo, conversations, duty, homeservers, Care(homeservers)),
         AnswerCommands(config, voice),
         LobbyCommands(repo, conversations, duty),
         NetworkCommands(config, transfers, case_notes),

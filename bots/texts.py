@@ -176,6 +176,24 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "da": "Forberedte svar (den unge ser dem som din besked):\n{answers}",
         "en": "Prepared answers (the young person sees them as your message):\n{answers}",
     },
+    "care_private": {
+        "da": "Det var en tung samtale, du lige har afsluttet. Tag en pause, før du tager "
+        "den næste, og snak med en kollega om den — også selvom det gik godt. Du behøver "
+        "ikke bære den alene.",
+        "en": "That was a heavy conversation you just closed. Take a break before the "
+        "next one, and talk it over with a colleague — even if it went well. You don't "
+        "have to carry it alone.",
+    },
+    "care_staff": {
+        "da": "En tung samtale er lige afsluttet. Kig gerne forbi hinanden og spørg, "
+        "hvordan det går.",
+        "en": "A heavy conversation has just ended. Check in on each other and ask how it's going.",
+    },
+    "care_room_name": {"da": "Ungechat – til dig", "en": "Ungechat – for you"},
+    "care_room_topic": {
+        "da": "Kun dig og botten: en hilsen efter de tunge samtaler.",
+        "en": "Only you and the bot: a word after the heavy conversations.",
+    },
     "answers_in_help": {
         "da": "Forberedte svar (!svar NAVN): {names}",
         "en": "Prepared answers (!svar NAME): {names}",

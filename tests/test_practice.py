@@ -1,6 +1,7 @@
 """The counsellor's practice (issue 15), against a real Synapse with counsellors as
 Matrix clients: prepared answers (`!svar`) reach the youth as the counsellor's own
-message, with the municipality's details filled in."""
+message, with the municipality's details filled in; after a heavy conversation the
+counsellor gets a private, kind word and the staff room an anonymous one."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import aiohttp
 import pytest
 
 from bots.config.model import LocalText
+from bots.conversation.states import State
 from tests.config_swap import municipality_changed, reconfigured
+from tests.matrix_helpers import Counsellor
 from tests.stack_fixture import Stack
 from tests.test_counsellors import command, taken
+from tests.waiting import wait_for_state
 
 pytestmark = pytest.mark.synapse
 
@@ -57,3 +61,48 @@ async def test_a_prepared_answer_reaches_the_youth_as_the_counsellors_message(
         assert not [b for b in bodies if b.startswith("!")]
         assert sum("BørneTelefonen" in b for b in bodies) == 1
         assert conv.room_id == room_id
+
+
+def care_room(c: Counsellor) -> str | None:
+    """The counsellor's direct room with the bot, once invited to it or in it."""
+    rooms = {**c.client.invited_rooms, **c.client.rooms}
+    return next((r for r, room in rooms.items() if room.name == "Ungechat – til dig"), None)
+
+
+async def test_after_a_heavy_conversation_the_counsellor_is_looked_after(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    config = stack.bot.config
+    staff = stack.rooms["testby"].staff_id
+    c, colleague = stack.counsellors[0], stack.counsellors[1]
+    with municipality_changed(config, "testby", heavy_topics=("selvskade",)):
+        # An ordinary ending: no word to anyone.
+        youth, room_id, _ = await taken(stack, http, c)
+        await command(c, room_id, "!luk skole")
+        await wait_for_state(stack.bot.repo, youth.conversation, State.PURGED)
+
+        # A heavy topic: a private, kind word to the counsellor, an anonymous note to
+        # the staff room.
+        youth, room_id, conv = await taken(stack, http, c)
+        await command(c, room_id, "!luk selvskade")
+        room = await c.sync_until(lambda: care_room(c))
+        await c.join(room)
+        private = await c.sync_until(lambda: [t for t in c.texts_in(room) if "tung" in t])
+        assert "Tag en pause" in private[0] and "kollega" in private[0]
+        note = "En tung samtale er lige afsluttet"
+        await colleague.sync_until(lambda: any(note in t for t in colleague.texts_in(staff)))
+        shared = [t for t in colleague.texts_in(staff) if note in t]
+        assert len(shared) == 1  # only the heavy one
+        for text in [*private, *shared]:  # nothing about the youth, the room or who
+            assert "selvskade" not in text and conv.id[:6] not in text
+            assert room_id not in text and c.user_id not in text
+
+        # `!akut` during a conversation makes its end heavy too; the same room again.
+        youth, room_id, conv = await taken(stack, http, c)
+        await command(c, room_id, "!akut")
+        await command(c, room_id, "!luk skole")
+        await c.sync_until(lambda: len([t for t in c.texts_in(room) if "tung" in t]) == 2)
+        assert care_room(c) == room
+        await colleague.sync_until(
+            lambda: len([t for t in colleague.texts_in(staff) if note in t]) == 2
+        )

@@ -207,6 +207,7 @@ def _municipality(m: dict[str, Any]) -> Municipality:
         campaign_color=(m.get("campaign") or {}).get("color"),
         embed_origins=tuple(m.get("embed_origins", [])),
         prepared_answers=_prepared_answers(m.get("prepared_answers")),
+        heavy_topics=tuple(m.get("heavy_topics", [])),
     )
 
 

@@ -110,6 +110,8 @@ class Municipality:
     campaign_color: str | None = None
     # The municipality's own sites that may frame the youth page (origins, lowercase).
     embed_origins: tuple[str, ...] = ()
+    # Topics after which a counsellor is looked after (bots/counsellors/care.py).
+    heavy_topics: tuple[str, ...] = ()
     # `!svar NAME`: texts a counsellor sends as their own message (over the network's).
     prepared_answers: Mapping[str, LocalText] = field(default_factory=dict)
 

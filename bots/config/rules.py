@@ -15,6 +15,7 @@ from typing import Any
 from bots.config.checks import key_path, shown
 from bots.config.hours import Interval
 from bots.config.kommuner import accepted_names, by_slug, suggest
+from bots.config.model import DEFAULT_TOPICS
 from bots.config.server_names import check_server_name
 
 
@@ -56,6 +57,13 @@ def rule_problems(data: dict[str, Any]) -> Iterator[str]:
                     "municipality in this config"
                 )
         yield from _embed_problems(m.get("embed_origins", []), [*at, "embed_origins"], data)
+        topics = m.get("topics") or DEFAULT_TOPICS
+        for t_index, topic in enumerate(m.get("heavy_topics", [])):
+            if topic not in topics:
+                yield (
+                    f"{key_path([*at, 'heavy_topics', t_index])}: {topic!r} is not one of the "
+                    f"municipality's topics ({', '.join(topics)})"
+                )
         letters = m.get("letters") or {}
         if letters.get("keep_days_after_read", 7) > letters.get("max_age_days", 30):
             yield (

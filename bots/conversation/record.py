@@ -20,6 +20,7 @@ from bots.db.models import Conversation, ConversationStats
 # Everything a purged conversation's row held beyond its id, municipality and who ended it.
 FORGOTTEN_AT_PURGE: dict[str, Any] = {
     "room_id": None,
+    "akut_at": None,
     "youth_user_id": None,
     "token_hash": None,
     "lobby_event_id": None,

@@ -7,17 +7,23 @@ from __future__ import annotations
 import datetime as dt
 import html
 
+import structlog
+
 from bots.config.model import Config
 from bots.conversation.duty import DutyRoster
 from bots.conversation.lobby import matrix_to, mention_pills
 from bots.conversation.machine import Conversations
 from bots.conversation.states import OPEN, EndedBy
 from bots.conversation.store import ConversationRepo
+from bots.counsellors.care import Care, is_heavy
 from bots.counsellors.invocation import Invocation, danish_day, reply
 from bots.counsellors.registry import Where, command
 from bots.db.models import utcnow
+from bots.matrix.errors import MatrixError
 from bots.matrix.links import Homeservers
 from bots.texts import counsellor_text
+
+log = structlog.get_logger(__name__)
 
 
 class ConversationCommands:
@@ -28,12 +34,14 @@ class ConversationCommands:
         conversations: Conversations,
         duty: DutyRoster,
         homeservers: Homeservers,
+        care: Care,
     ) -> None:
         self.config = config
         self.repo = repo
         self.conversations = conversations
         self.duty = duty
         self.homeservers = homeservers
+        self.care = care
 
     def _topics(self, inv: Invocation) -> tuple[list[str], list[str]]:
         allowed = inv.municipality.topics
@@ -73,7 +81,13 @@ class ConversationCommands:
             )
         else:
             await reply(inv, counsellor_text("closing", inv.lang))
-        await self.conversations.close(inv.conv.id, EndedBy.COUNSELLOR, topics=known)
+        closed = await self.conversations.close(inv.conv.id, EndedBy.COUNSELLOR, topics=known)
+        topics = [*(inv.conv.topics or []), *known]
+        if closed and is_heavy(inv.municipality, inv.conv, topics):
+            try:
+                await self.care.after(inv.municipality, inv.conv, inv.sender)
+            except MatrixError as exc:  # a kind word lost is no reason to fail the close
+                log.warning("care_not_sent", conversation=inv.conv.id, error=exc.errcode)
 
     @command(
         "emne",
@@ -125,6 +139,8 @@ class ConversationCommands:
             "m.mentions": {"user_ids": users},
         }
         await link.bot.send(rooms.staff_id, "m.room.message", content, f"akut-{inv.event_id}")
+        if inv.conv is not None:
+            await self.repo.set(inv.conv.id, akut_at=utcnow())
         await reply(inv, counsellor_text("akut_sent", inv.lang))
 
     @command(

@@ -114,6 +114,8 @@ class Conversation(Base):
     # When the youth's page was last connected (its event stream marks it about once a
     # minute): a youth who waits with the page open stays in the queue.
     youth_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When a counsellor called colleagues with `!akut`: its end is followed by care.
+    akut_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class PendingStep(Base):
