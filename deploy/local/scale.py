@@ -195,6 +195,9 @@ class ScaledStack:
         await create_database(self.postgres_url, names["bot"])
         await self.redis.start()
 
+        # Synapse names its Redis channel after the server name: a name of this stack's
+        # own keeps two stacks on the machine's Redis from hearing each other.
+        server_name = f"scale-{stored['stack_id']}.localhost"
         public = f"http://{HOST}:{intake_port}"
         matrix = f"http://{HOST}:{matrix_port}"
         registration = Registration(
@@ -203,12 +206,12 @@ class ScaledStack:
             as_token=stored["as_token"],
             hs_token=stored["hs_token"],
             sender_localpart="ungechat",
-            server_name=SERVER_NAME,
+            server_name=server_name,
         )
         registration_file = write_registration(registration, state / "appservice.yaml")
         self.synapse = LocalSynapse(
             state / "synapse",
-            SERVER_NAME,
+            server_name,
             [registration_file],
             postgres=libpq_args(_database_url(self.postgres_url, names["synapse"])),
             more_listeners=[replication_listener(worker_ports.main_replication)],
@@ -242,6 +245,10 @@ class ScaledStack:
         )
         data = demo_config(state, intake_port, registration, admin_token)
         data["database"] = _database_url(self.postgres_url, names["bot"])
+        for m in data["municipalities"]:  # the demo's counsellors, on this server name
+            m["counsellors"] = [
+                c.replace(f":{SERVER_NAME}", f":{server_name}") for c in m["counsellors"]
+            ]
         data["homeservers"]["local"]["url"] = matrix
         data["public_url"] = public
         data["intake"] = {"trusted_proxies": [f"{HOST}/32"]}  # nginx, for rate limits
