@@ -23,6 +23,8 @@ from nio import (
     SyncResponse,
 )
 
+JOIN_PATIENCE = 15.0  # seconds a counsellor keeps clicking "Join" (see Counsellor.join)
+
 
 class Counsellor:
     """A logged-in Matrix client that syncs in the background, like Element does."""
@@ -99,7 +101,16 @@ class Counsellor:
         ]
 
     async def join(self, room_id: str) -> None:
-        resp = await self.client.join(room_id)
+        """Join as Element's "Join" does. With Synapse's workers, a join in the first
+        moments of a room may reach a worker that has not yet heard (by replication) who
+        is in it, and is refused with M_UNABLE_TO_GRANT_JOIN; the counsellor clicks again,
+        and so does this, for a few seconds."""
+        async with asyncio.timeout(JOIN_PATIENCE):
+            while True:
+                resp = await self.client.join(room_id)
+                if getattr(resp, "status_code", None) != "M_UNABLE_TO_GRANT_JOIN":
+                    break
+                await asyncio.sleep(0.5)
         assert not isinstance(resp, JoinError), f"join failed: {resp}"
 
     async def say(self, room_id: str, body: str) -> str:
