@@ -23,6 +23,7 @@ from bots.conversation.maintenance import Maintenance
 from bots.conversation.steps import Steps
 from bots.conversation.store import ConversationRepo
 from bots.conversation.transfer import Transfers
+from bots.conversation.urgency import Urgency
 from bots.conversation.voice import RoomVoice
 from bots.counsellors.answer_commands import AnswerCommands
 from bots.counsellors.care import Care
@@ -60,6 +61,7 @@ class Bot:
     letter_clock: LetterClock
     digests: Digests
     case_notes: CaseNotes
+    urgency: Urgency
     commands: CounsellorCommands
     handled: HandledEvents
     router: EventRouter
@@ -107,11 +109,12 @@ def assemble(
         config, sessions, repo, conversations, transfers, steps, duty, lobby, voice, homeservers
     )
     case_notes = CaseNotes(config, homeservers)
+    urgency = Urgency(config, repo, lobby, voice, duty)
     commands = CounsellorCommands(
         config,
         ConversationCommands(config, repo, conversations, duty, homeservers, Care(homeservers)),
         AnswerCommands(config, voice),
-        LobbyCommands(repo, conversations, duty),
+        LobbyCommands(repo, conversations, duty, urgency),
         NetworkCommands(config, transfers, case_notes),
     )
     handled = HandledEvents(sessions)
@@ -134,6 +137,7 @@ def assemble(
         letter_clock=LetterClock(config, letter_repo, letters, letterbox, duty),
         digests=Digests(config, sessions, homeservers),
         case_notes=case_notes,
+        urgency=urgency,
         commands=commands,
         handled=handled,
         router=router,

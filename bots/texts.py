@@ -28,6 +28,12 @@ YOUTH: dict[str, dict[str, str]] = {
         "en": "One of the counsellors has left the conversation. You are still writing with "
         "a counsellor.",
     },
+    "urgent_wait": {
+        "da": "Vi har set, at det haster, og du er først i køen. Hvis du er i fare nu og "
+        "ikke kan vente, så ring 112.",
+        "en": "We can see it is urgent, and you are first in the queue. If you are in danger "
+        "now and cannot wait, call 112.",
+    },
     "waiting": {
         "da": "Du er i kø. En rådgiver kommer ind i samtalen, så snart der er en ledig.",
         "en": "You are in the queue. A counsellor will join as soon as one is free.",
@@ -78,8 +84,26 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "only as »Counsellor«. Type !help for commands, !close [topics] to end it.",
     },
     "lobby_waiting": {
-        "da": "🟡 Ny samtale venter siden {since} · kanal: {kanal}{answers}",
-        "en": "🟡 New conversation waiting since {since} · channel: {kanal}{answers}",
+        "da": "🟡 Ny samtale venter siden {since} · kanal: {kanal}{answers} · id {short}",
+        "en": "🟡 New conversation waiting since {since} · channel: {kanal}{answers} · id {short}",
+    },
+    "lobby_urgent": {
+        "da": "🔴 HASTER · ",
+        "en": "🔴 URGENT · ",
+    },
+    "urgent_ping": {
+        "da": "{mentions}: denne samtale haster og er først i køen.",
+        "en": "{mentions}: this conversation is urgent and first in the queue.",
+    },
+    "urgent_marked": {
+        "da": "Samtale {short} haster nu: den er først i køen, og dem på vagt har fået besked.",
+        "en": "Conversation {short} is now urgent: first in the queue, and those on duty "
+        "have been told.",
+    },
+    "urgent_usage": {
+        "da": "Skriv !haster ID med id'et fra en ventende samtale i Kø. Ventende: {waiting}",
+        "en": "Type !urgent-first ID with the id of a waiting conversation in Kø. Waiting: "
+        "{waiting}",
     },
     "lobby_waiting_again": {
         "da": "🟡 Samtalen venter igen (rådgiveren gik) · kanal: {kanal}{answers}",

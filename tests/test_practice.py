@@ -1,19 +1,21 @@
 """The counsellor's practice (issue 15), against a real Synapse with counsellors as
 Matrix clients: prepared answers (`!svar`) reach the youth as the counsellor's own
-message, with the municipality's details filled in; after a heavy conversation the
-counsellor gets a private, kind word and the staff room an anonymous one."""
+message, with the municipality's details filled in; an urgent conversation goes first
+in the queue, pings those on duty once and tells the youth about 112; after a heavy
+conversation the counsellor gets a private, kind word and the staff room an anonymous
+one."""
 
 from __future__ import annotations
 
 import aiohttp
 import pytest
 
-from bots.config.model import LocalText
+from bots.config.model import DANGER_QUESTION, LocalText
 from bots.conversation.states import State
 from tests.config_swap import municipality_changed, reconfigured
 from tests.matrix_helpers import Counsellor
 from tests.stack_fixture import Stack
-from tests.test_counsellors import command, taken
+from tests.test_counsellors import command, started, stats_row, taken
 from tests.waiting import wait_for_state
 
 pytestmark = pytest.mark.synapse
@@ -106,3 +108,65 @@ async def test_after_a_heavy_conversation_the_counsellor_is_looked_after(
         await colleague.sync_until(
             lambda: len([t for t in colleague.texts_in(staff) if note in t]) == 2
         )
+
+
+def pings(c: Counsellor, lobby: str, root: str) -> list[dict]:
+    """The thread replies under a Kø entry that mention `c`."""
+    return [
+        e["content"]
+        for e in c.sources(lobby)
+        if (e["content"].get("m.relates_to") or {}).get("event_id") == root
+        and c.user_id in (e["content"].get("m.mentions") or {}).get("user_ids", [])
+    ]
+
+
+async def test_an_urgent_conversation_goes_first_and_pings_once(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    config = stack.bot.config
+    lobby = stack.rooms["testby"].lobby_id
+    c = stack.counsellors[0]
+    testby = config.require_municipality("testby")
+    with municipality_changed(config, "testby", questions=(*testby.questions, DANGER_QUESTION)):
+        await command(c, lobby, "!vagt start")
+        try:
+            first = await started(stack, http, "testby")
+            second = await started(stack, http, "testby", answers={"fare": "ja"})
+            # The one in danger is told what to do if it cannot wait, and goes first.
+            told = await second.wait_for(lambda e: e.get("key") == "urgent_wait")
+            assert "112" in told["body"]
+            await second.wait_for(lambda e: e.get("type") == "queue" and e["position"] == 1)
+            await first.wait_for(lambda e: e.get("type") == "queue" and e["position"] == 2)
+            conv = await stack.bot.repo.get(second.conversation)
+            assert conv is not None and conv.urgent_at is not None and conv.lobby_event_id
+            entry = lambda: (c.queue(lobby).get(conv.lobby_event_id) or {}).get("body", "")  # noqa: E731
+            await c.sync_until(lambda: entry().startswith("🔴 HASTER"))
+            await c.sync_until(lambda: pings(c, lobby, conv.lobby_event_id))
+
+            # A counsellor's `!haster ID` on the other: the same, once however often typed.
+            other = await stack.bot.repo.get(first.conversation)
+            assert other is not None and other.lobby_event_id
+            short = other.id[:6]
+            assert "haster nu" in (await command(c, lobby, f"!haster {short}"))[0]
+            await command(c, lobby, f"!haster {short}")
+            await first.wait_for(lambda e: e.get("key") == "urgent_wait")
+            await c.sync_until(lambda: pings(c, lobby, other.lobby_event_id))
+            assert len(pings(c, lobby, conv.lobby_event_id)) == 1
+            assert len(pings(c, lobby, other.lobby_event_id)) == 1
+            assert [e for e in first.received if e.get("key") == "urgent_wait"][1:] == []
+            # Both urgent now: among them, whoever has waited longest goes first.
+            for youth, place in ((first, 1), (second, 2)):
+                now = await stack.bot.repo.get(youth.conversation)
+                assert now is not None and await stack.bot.duty.queue_position(now) == place
+
+            # Counted as urgent in the anonymous record.
+            room = conv.room_id or ""
+            await c.join(room)
+            await wait_for_state(stack.bot.repo, second.conversation, State.ACTIVE)
+            await command(c, room, "!luk trivsel")
+            await wait_for_state(stack.bot.repo, second.conversation, State.PURGED)
+            row = await stats_row(stack, kommune="testby", topics=["trivsel"], urgent=True)
+            assert row.wait_seconds is not None
+            assert await first.end() == 200
+        finally:
+            await command(c, lobby, "!vagt slut")

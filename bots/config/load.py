@@ -16,6 +16,7 @@ import yaml
 from bots.config.checks import schema_problems
 from bots.config.hours import WEEKDAYS, Interval, OpeningHours
 from bots.config.model import (
+    DANGER_QUESTION,
     DEFAULT_TOPICS,
     Config,
     DigestSchedule,
@@ -191,7 +192,8 @@ def _municipality(m: dict[str, Any]) -> Municipality:
                 ),
             )
             for q in m.get("questions", [])
-        ),
+        )
+        + ((DANGER_QUESTION,) if m.get("urgent_question") else ()),
         texts={key: LocalText.parse(value) for key, value in (m.get("texts") or {}).items()},
         topics=tuple(m.get("topics") or DEFAULT_TOPICS),
         partners=tuple(m.get("partners", [])),

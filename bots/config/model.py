@@ -89,6 +89,16 @@ class Question:
     options: tuple[Option, ...]
 
 
+# The optional question a municipality turns on (`urgent_question: true`), asked last;
+# "ja" makes the conversation urgent (bots/conversation/urgency.py).
+DANGER_QUESTION = Question(
+    id="fare",
+    text=LocalText("Er du i fare lige nu?", "Are you in danger right now?"),
+    options=(Option("ja", LocalText("Ja", "Yes")), Option("nej", LocalText("Nej", "No"))),
+)
+DANGER_ANSWER = "ja"
+
+
 @dataclass(frozen=True)
 class Municipality:
     slug: str

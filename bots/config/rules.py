@@ -15,7 +15,7 @@ from typing import Any
 from bots.config.checks import key_path, shown
 from bots.config.hours import Interval
 from bots.config.kommuner import accepted_names, by_slug, suggest
-from bots.config.model import DEFAULT_TOPICS
+from bots.config.model import DANGER_QUESTION, DEFAULT_TOPICS
 from bots.config.server_names import check_server_name
 
 
@@ -75,7 +75,7 @@ def rule_problems(data: dict[str, Any]) -> Iterator[str]:
                 f"{key_path([*at, 'letters', 'answer_days'])}: the promised answer time must "
                 "be shorter than max_age_days, or a letter could be deleted before its answer"
             )
-        question_ids: set[str] = set()
+        question_ids: set[str] = {DANGER_QUESTION.id} if m.get("urgent_question") else set()
         for q_index, question in enumerate(m.get("questions", [])):
             q_at = [*at, "questions", q_index]
             if question["id"] in question_ids:

@@ -82,9 +82,13 @@ class DutyRoster:
             ) or 0
 
     async def queue_position(self, conv: Conversation) -> int | None:
-        """1 for the next in line; None once a counsellor has taken the conversation."""
+        """1 for the next in line; None once a counsellor has taken the conversation.
+        Urgent conversations go first, in the order they came; then the others."""
         if conv.state not in IN_QUEUE:
             return None
+        urgent = Conversation.urgent_at.is_not(None)
+        earlier = Conversation.created_at < conv.created_at
+        before = (urgent & earlier) if conv.urgent_at is not None else (urgent | earlier)
         async with self.sessions() as session:
             ahead = await session.scalar(
                 select(func.count())
@@ -92,7 +96,8 @@ class DutyRoster:
                 .where(
                     Conversation.kommune == conv.kommune,
                     Conversation.state.in_(IN_QUEUE),
-                    Conversation.created_at < conv.created_at,
+                    Conversation.id != conv.id,
+                    before,
                 )
             )
         return (ahead or 0) + 1

@@ -123,8 +123,10 @@ class Lobby:
             answers=answers_text(conv.answers, m, lang),
             since=clock(conv.waiting_since or conv.created_at),
             claimed=clock(conv.claimed_at),
-            **extra,
+            **{"short": conv.id[:6], **extra},
         )
+        if conv.urgent_at is not None and key.startswith("lobby_waiting"):
+            text = counsellor_text("lobby_urgent", lang, short=conv.id[:6]) + text
         rich = html.escape(text)
         if with_link and conv.room_id:
             # Room version 12 ids name no server: say where the room can be found.

@@ -21,6 +21,7 @@ from bots.db.models import Conversation, ConversationStats
 FORGOTTEN_AT_PURGE: dict[str, Any] = {
     "room_id": None,
     "akut_at": None,
+    "urgent_at": None,
     "youth_user_id": None,
     "token_hash": None,
     "lobby_event_id": None,
@@ -84,6 +85,7 @@ def stats_row(
         outcome=outcome.value,
         ended_by=ended_by.value,
         held=bool(conv.hold_days),
+        urgent=conv.urgent_at is not None,
         feedback_token_hash=feedback_key(conv.token_hash) if conv.token_hash else None,
         feedback_until=closed_at + FEEDBACK_WINDOW if conv.token_hash else None,
     )

@@ -1,11 +1,13 @@
-"""Commands in the lobby (Kø): go on and off duty, delete a kept conversation sooner."""
+"""Commands in the lobby (Kø): go on and off duty, put a waiting conversation first
+(`!haster`), delete a kept conversation sooner."""
 
 from __future__ import annotations
 
 from bots.conversation.duty import DutyRoster
 from bots.conversation.machine import Conversations
-from bots.conversation.states import State
+from bots.conversation.states import IN_QUEUE, State
 from bots.conversation.store import ConversationRepo
+from bots.conversation.urgency import Urgency
 from bots.counsellors.invocation import Invocation, reply
 from bots.counsellors.registry import Where, command
 from bots.texts import counsellor_text
@@ -13,11 +15,37 @@ from bots.texts import counsellor_text
 
 class LobbyCommands:
     def __init__(
-        self, repo: ConversationRepo, conversations: Conversations, duty: DutyRoster
+        self,
+        repo: ConversationRepo,
+        conversations: Conversations,
+        duty: DutyRoster,
+        urgency: Urgency,
     ) -> None:
         self.repo = repo
         self.conversations = conversations
         self.roster = duty
+        self.urgency = urgency
+
+    @command(
+        "haster",
+        "urgent-first",
+        where=Where.LOBBY,
+        usage="ID",
+        da="en ventende samtale haster: først i køen, dem på vagt får besked",
+        en="a waiting conversation is urgent: first in the queue, those on duty are told",
+    )
+    async def urgent_first(self, inv: Invocation) -> None:
+        waiting = [
+            c for c in await self.repo.in_states(IN_QUEUE) if c.kommune == inv.municipality.slug
+        ]
+        wanted = inv.args[0].lower() if inv.args else ""
+        match = [c for c in waiting if wanted and c.id.startswith(wanted)]
+        if len(match) != 1:
+            listed = ", ".join(c.id[:6] for c in waiting) or "–"
+            await reply(inv, counsellor_text("urgent_usage", inv.lang, waiting=listed))
+            return
+        await self.urgency.mark(match[0].id)
+        await reply(inv, counsellor_text("urgent_marked", inv.lang, short=match[0].id[:6]))
 
     @command(
         "vagt",

@@ -116,6 +116,8 @@ class Conversation(Base):
     youth_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # When a counsellor called colleagues with `!akut`: its end is followed by care.
     akut_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Marked urgent (the youth's answer, or `!haster`): first in the queue.
+    urgent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class PendingStep(Base):
@@ -156,6 +158,7 @@ class ConversationStats(Base):
     transferred_to: Mapped[str | None] = mapped_column(String(64))
     # The conversation was kept after its end by a counsellor's hold (duty to notify).
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The youth's one-tap "Fik du hjælp?" after the end, if given.
     feedback: Mapped[str | None] = mapped_column(String(16))
     # sha256 of a one-time token the youth's page gets at the end to give feedback with;

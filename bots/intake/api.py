@@ -14,6 +14,7 @@ from aiohttp import web
 from bots.config.model import Municipality
 from bots.conversation.admission import Busy
 from bots.conversation.machine import SetupFailed
+from bots.conversation.urgency import answered_in_danger
 from bots.db.models import utcnow
 from bots.intake.conversation_routes import add_conversation_routes
 from bots.intake.errors import RETRY_AFTER_MS, ApiError, error_middleware
@@ -100,6 +101,10 @@ async def start_conversation(request: web.Request) -> web.Response:
             "the chat cannot start a conversation right now",
             retry_after_ms=RETRY_AFTER_MS,
         ) from exc
+    if answered_in_danger(answers):
+        # The answer is the youth's: first in the queue, told what to do if it cannot wait.
+        bot = request.config_dict[BOT]
+        bot.tasks.spawn(bot.urgency.mark(conv_id), name=f"urgent-{conv_id}")
     return web.json_response({"conversation": conv_id, "token": token}, status=201)
 
 
