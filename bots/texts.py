@@ -174,6 +174,20 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "da": "👋 {who} er gået af vagt. På vagt nu: {count}.",
         "en": "👋 {who} is off duty. On duty now: {count}.",
     },
+    "duty_still_holding": {
+        "da": "Du har stadig samtaler i gang: {conversations}. Hvad skal der ske med dem? "
+        "Skriv »!vagt slut behold« for at blive i dem, til de er slut, eller »!vagt slut "
+        "overdrag« for at sende dem tilbage i køen til en kollega. Ingen ung bliver "
+        "efterladt alene.",
+        "en": "You still have conversations under way: {conversations}. What should happen "
+        "to them? Type “!duty end keep” to stay in them until they end, or “!duty end "
+        "handover” to send them back to the queue for a colleague. No young person is "
+        "left alone.",
+    },
+    "handed_back_reason": {
+        "da": "Gået af vagt: samtalen går tilbage i køen til en kollega.",
+        "en": "Went off duty: the conversation goes back to the queue for a colleague.",
+    },
     "duty_ended_closed": {
         "da": "👋 Chatten er lukket, så {who} er taget af vagt. Tak for i dag! "
         "På vagt nu: {count}.",

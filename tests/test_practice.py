@@ -170,3 +170,36 @@ async def test_an_urgent_conversation_goes_first_and_pings_once(
             assert await first.end() == 200
         finally:
             await command(c, lobby, "!vagt slut")
+
+
+async def test_going_off_duty_with_conversations_asks_what_becomes_of_them(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    lobby = stack.rooms["testby"].lobby_id
+    c = stack.counsellors[0]
+    await command(c, lobby, "!vagt start")
+    kept_youth, _, kept = await taken(stack, http, c)
+    youth, room_id, conv = await taken(stack, http, c)
+
+    asked = (await command(c, lobby, "!vagt slut"))[0]
+    assert kept.id[:6] in asked and conv.id[:6] in asked and "overdrag" in asked
+    assert c.user_id in await stack.bot.duty.on_duty("testby")  # nothing done yet
+
+    # Handed over: out of both rooms, both back in the queue, the youths told.
+    await command(c, lobby, "!vagt slut overdrag")
+    for young, row in ((kept_youth, kept), (youth, conv)):
+        await wait_for_state(stack.bot.repo, row.id, State.WAITING)
+        await young.wait_for(lambda e: e.get("key") == "counsellor_left")
+    assert c.user_id not in await stack.bot.duty.on_duty("testby")
+
+    # Kept: off duty, still in the conversation, which goes on.
+    await command(c, lobby, "!vagt start")
+    await c.join(room_id)
+    await wait_for_state(stack.bot.repo, conv.id, State.ACTIVE)
+    await command(c, lobby, "!vagt slut behold")
+    assert c.user_id not in await stack.bot.duty.on_duty("testby")
+    await c.say(room_id, "Jeg er her stadig.")
+    await youth.wait_for(lambda e: e.get("body") == "Jeg er her stadig.")
+    assert (await stack.bot.repo.get(conv.id)).state == State.ACTIVE
+    for young in (kept_youth, youth):
+        assert await young.end() == 200

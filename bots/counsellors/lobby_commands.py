@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bots.conversation.duty import DutyRoster
 from bots.conversation.machine import Conversations
-from bots.conversation.states import IN_QUEUE, State
+from bots.conversation.states import IN_QUEUE, LIVE, State
 from bots.conversation.store import ConversationRepo
 from bots.conversation.urgency import Urgency
 from bots.counsellors.invocation import Invocation, reply
@@ -51,7 +51,7 @@ class LobbyCommands:
         "vagt",
         "duty",
         where=Where.LOBBY,
-        usage="start | slut",
+        usage="start | slut [behold | overdrag]",
         da="gå på eller af vagt; den unge ser kun, hvor mange der er på vagt",
         en="go on or off duty; young people only see how many are on duty",
     )
@@ -62,11 +62,36 @@ class LobbyCommands:
         if action in ("start", "on", "til"):
             key = "duty_started" if await roster.start(kommune, inv.sender) else "duty_already"
         elif action in ("slut", "stop", "end", "off", "fra"):
+            if await self._still_holding(inv, inv.args[1:2]):
+                return
             key = "duty_ended" if await roster.end(kommune, inv.sender) else "duty_not_on"
         else:
             key = "duty_usage"
         count = await roster.count(kommune)
         await reply(inv, counsellor_text(key, inv.lang, who=inv.sender, count=count))
+
+    async def _still_holding(self, inv: Invocation, choice: list[str]) -> bool:
+        """Going off duty with conversations still under way: ask what should happen to
+        them first (True: asked, nothing done). `behold` keeps them (you stay in them
+        until they end); `overdrag` puts you out of them, so each goes back to the queue
+        for a colleague, as when a counsellor leaves. A youth is never left with nobody."""
+        mine = [
+            c
+            for c in await self.repo.in_states(LIVE)
+            if c.kommune == inv.municipality.slug and inv.sender in (c.counsellors or [])
+        ]
+        answer = choice[0].lower() if choice else ""
+        if not mine or answer in ("behold", "keep"):
+            return False
+        if answer in ("overdrag", "handover"):
+            for conv in mine:
+                if conv.room_id:
+                    reason = counsellor_text("handed_back_reason", inv.lang)
+                    await inv.link.bot.kick(conv.room_id, inv.sender, reason)
+            return False
+        shorts = ", ".join(c.id[:6] for c in mine)
+        await reply(inv, counsellor_text("duty_still_holding", inv.lang, conversations=shorts))
+        return True
 
     @command(
         "slet",
