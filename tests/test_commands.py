@@ -78,3 +78,11 @@ def test_help_and_the_guide_name_every_command() -> None:
         for word in (bound.spec.name, *bound.spec.aliases):
             assert f"!{word}" in help_da and f"!{word}" in help_en
             assert f"!{word}" in guide, f"docs/counsellors.md does not mention !{word}"
+
+
+def test_help_lists_every_command_in_the_order_a_shift_uses_them() -> None:
+    text = registry().help_text("da")
+    order = [line.split()[1].split("/")[0] for line in text.splitlines()[1:]]
+    assert order[0] == "!vagt" and order[-1] == "!hjælp"
+    assert order.index("!svar") < order.index("!luk") < order.index("!slet")
+    assert sorted(order) == sorted(f"!{b.spec.name}" for b in registry().commands)

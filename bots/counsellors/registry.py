@@ -78,8 +78,10 @@ class CommandRegistry:
         return self._by_word.get(word.lower())
 
     def help_text(self, lang: str) -> str:
+        """Every command, in the order a shift uses them (SHIFT_ORDER)."""
         lines = [counsellor_text("help_title", lang)]
-        for bound in self.commands:
+        order = {name: i for i, name in enumerate(SHIFT_ORDER)}
+        for bound in sorted(self.commands, key=lambda b: order.get(b.spec.name, len(order))):
             spec = bound.spec
             names = " / ".join(f"!{n}" for n in (spec.name, *spec.aliases))
             usage = f" {spec.usage}" if spec.usage else ""
@@ -89,6 +91,24 @@ class CommandRegistry:
             text = spec.help.get(lang) or spec.help["da"]
             lines.append(f"• {names}{usage} – {text}{place}")
         return "\n".join(lines)
+
+
+# `!hjælp` and docs/counsellors.md list the commands as a shift meets them: on duty, in
+# a conversation (answer, note, topics, help, hand on, keep), its end, off duty, and after.
+SHIFT_ORDER = (
+    "vagt",
+    "haster",
+    "svar",
+    "intern",
+    "emne",
+    "akut",
+    "overfør",
+    "del",
+    "bevar",
+    "luk",
+    "slet",
+    "hjælp",
+)
 
 
 def parse(body: str) -> tuple[str, list[str], str] | None:
