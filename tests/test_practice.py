@@ -7,6 +7,10 @@ one."""
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 import aiohttp
 import pytest
 
@@ -80,7 +84,7 @@ async def test_after_a_heavy_conversation_the_counsellor_is_looked_after(
     with municipality_changed(config, "testby", heavy_topics=("selvskade",)):
         # An ordinary ending: no word to anyone.
         youth, room_id, _ = await taken(stack, http, c)
-        await command(c, room_id, "!luk skole")
+        await command(c, room_id, "!luk krop")
         await wait_for_state(stack.bot.repo, youth.conversation, State.PURGED)
 
         # A heavy topic: a private, kind word to the counsellor, an anonymous note to
@@ -102,7 +106,7 @@ async def test_after_a_heavy_conversation_the_counsellor_is_looked_after(
         # `!akut` during a conversation makes its end heavy too; the same room again.
         youth, room_id, conv = await taken(stack, http, c)
         await command(c, room_id, "!akut")
-        await command(c, room_id, "!luk skole")
+        await command(c, room_id, "!luk krop")
         await c.sync_until(lambda: len([t for t in c.texts_in(room) if "tung" in t]) == 2)
         assert care_room(c) == room
         await colleague.sync_until(
@@ -163,9 +167,9 @@ async def test_an_urgent_conversation_goes_first_and_pings_once(
             room = conv.room_id or ""
             await c.join(room)
             await wait_for_state(stack.bot.repo, second.conversation, State.ACTIVE)
-            await command(c, room, "!luk trivsel")
+            await command(c, room, "!luk seksualitet")
             await wait_for_state(stack.bot.repo, second.conversation, State.PURGED)
-            row = await stats_row(stack, kommune="testby", topics=["trivsel"], urgent=True)
+            row = await stats_row(stack, kommune="testby", topics=["seksualitet"], urgent=True)
             assert row.wait_seconds is not None
             assert await first.end() == 200
         finally:
@@ -203,3 +207,55 @@ async def test_going_off_duty_with_conversations_asks_what_becomes_of_them(
     assert (await stack.bot.repo.get(conv.id)).state == State.ACTIVE
     for young in (kept_youth, youth):
         assert await young.end() == 200
+
+
+GUIDE = Path(__file__).parent.parent / "docs" / "counsellors.md"
+
+
+async def test_the_guides_shift_is_a_real_run(stack: Stack, http: aiohttp.ClientSession) -> None:
+    """docs/counsellors.md shows a shift as the bot really answers it, command by command,
+    from this run against a real Synapse (Element itself is not packaged where this is
+    built; these are the messages it shows). UNGECHAT_UPDATE_DOCS=1 writes the sample."""
+    config = stack.bot.config
+    lobby = stack.rooms["testby"].lobby_id
+    c = stack.counsellors[0]
+    answers = {"tjenester": SERVICES}
+    shift: list[tuple[str, str]] = []
+
+    async def run(room: str, text: str) -> None:
+        shift.append((text, (await command(c, room, text))[0]))
+
+    with municipality_changed(config, "testby", prepared_answers=answers):
+        await run(lobby, "!vagt start")
+        youth = await started(stack, http, "testby")
+        conv = await wait_for_state(stack.bot.repo, youth.conversation, State.WAITING)
+        await run(lobby, f"!haster {conv.id[:6]}")
+        room = conv.room_id or ""
+        await c.join(room)
+        await wait_for_state(stack.bot.repo, conv.id, State.ACTIVE)
+        await run(room, "!svar")
+        await run(room, "!emne krop")
+        await run(room, "!akut")
+        await run(room, "!bevar 3")
+        await run(room, "!bevar 0")
+        await run(room, "!luk krop")
+        await run(lobby, "!vagt slut")
+    names = {c.user_id: "@anna:halsnaes.dk", conv.id[:6]: "3f2a9c"}
+    text = ""
+    for said, answered in shift:
+        for real, sample in names.items():
+            said, answered = said.replace(real, sample), answered.replace(real, sample)
+        answered = re.sub(r"\d\d\.\d\d\.\d{4}", "05.12.2026", answered)
+        text += f"> {said}\n" + "".join(f"  {line}\n" for line in answered.splitlines())
+    docs = GUIDE.read_text(encoding="utf-8")
+    marker = "<!-- generated: shift -->\n```\n"
+    start = docs.index(marker) + len(marker)
+    end = docs.index("```\n", start)
+    if os.environ.get("UNGECHAT_UPDATE_DOCS"):
+        docs = docs[:start] + text + docs[end:]
+        GUIDE.write_text(docs, encoding="utf-8")
+        end = start + len(text)
+    assert docs[start:end] == text, (
+        f"the shift in {GUIDE} is not what the bot answers; run this test with "
+        f"UNGECHAT_UPDATE_DOCS=1 to write it:\n{text}"
+    )
