@@ -36,6 +36,7 @@ from bots.tasks import BackgroundTasks
 log = structlog.get_logger(__name__)
 MAINTENANCE_SECONDS = 30
 SHUTDOWN_SECONDS = 10.0
+PING_SECONDS = 10.0
 
 
 async def database(app: web.Application) -> AsyncIterator[None]:
@@ -78,6 +79,7 @@ async def on_its_own(app: web.Application) -> AsyncIterator[None]:
     loops = [
         asyncio.create_task(pass_after_pass(app[BOT]), name="on-its-own"),
         asyncio.create_task(app[BOT].homeservers.watch(), name="homeservers-answering"),
+        asyncio.create_task(keep_pushes_coming(app[BOT]), name="keep-pushes-coming"),
     ]
     yield
     for loop in loops:
@@ -109,6 +111,20 @@ async def announce_up(link: HomeserverLink) -> None:
         log.info("homeserver_reaches_us", homeserver=link.id)
     except MatrixError as exc:
         log.warning("homeserver_cannot_reach_us", homeserver=link.id, error=exc.errcode)
+
+
+async def keep_pushes_coming(bot: Bot) -> None:
+    """Ping every homeserver every PING_SECONDS. A homeserver that once failed to reach
+    the bot (it was restarting, or answered 503 while its database was away) waits
+    before it pushes again, doubling the wait up to minutes; a ping makes it retry at
+    once. Cheap, and it bounds how long a counsellor's action can wait to be heard."""
+    while True:
+        await asyncio.sleep(PING_SECONDS)
+        for link in bot.homeservers:
+            try:
+                await link.bot.ping_appservice(link.registration.id)
+            except Exception as exc:  # a homeserver away: `/healthz` says so already
+                log.debug("ping_failed", homeserver=link.id, error=type(exc).__name__)
 
 
 async def health(request: web.Request) -> web.Response:
