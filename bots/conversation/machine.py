@@ -18,7 +18,8 @@ import contextlib
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import update
@@ -46,11 +47,16 @@ from bots.tasks import BackgroundTasks
 from bots.texts import counsellor_text
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 # A set-up that takes longer is given up (the youth is told to try again), so a set-up
 # row older than this is abandoned for certain: its process died (bots/maintenance.py).
 SETUP_TIMEOUT = dt.timedelta(seconds=30)
 # Matrix clients repeat typing notifications while typing; one lasts this long unless renewed.
 TYPING_SHOWN_FOR = dt.timedelta(seconds=30)
+
+
+# What counsellors see the youth called (in the youth's join event).
+YOUTH_NAME = "Ung (anonym)"
 
 
 class SetupFailed(RuntimeError):
@@ -59,6 +65,42 @@ class SetupFailed(RuntimeError):
 
 def short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+async def _together(*steps: Awaitable[Any]) -> list[Any]:
+    """Run steps at once; the first failure cancels the others and is raised as itself
+    (not wrapped in a group), once they have all stopped."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _first_error(step: Awaitable[T], *, also: asyncio.Future[Any]) -> T:
+    """`step`'s result, while `also` (started earlier, awaited later) runs beside it: if
+    `also` fails first, that failure is raised at once rather than after `step`."""
+    task = asyncio.ensure_future(step)
+    try:
+        await asyncio.wait([task, also], return_when=asyncio.FIRST_EXCEPTION)
+        if also.done() and not also.cancelled() and also.exception() is not None:
+            also.result()  # raises
+        return await task
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def _stopped(*futures: asyncio.Future[Any] | None) -> None:
+    """Cancel what is still running; a failure nobody awaited is not left unread."""
+    running = [f for f in futures if f is not None]
+    for future in running:
+        future.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
 
 
 class Conversations:
@@ -144,39 +186,83 @@ class Conversations:
         return conv_id, token
 
     async def _set_up(self, conv: Conversation, m: Municipality, link: HomeserverLink) -> None:
+        """The homeserver requests of a set-up, each made as soon as what it needs is
+        there, so the set-up takes about as long as its longest chain (the room, then the
+        space child or the lobby entry), not as long as all of them one after another:
+
+            youth account ─────────────────────────┐
+            room (inviting the youth) ─▶ room id saved ─┼▶ youth joins, named "Ung (anonym)"
+                                                        ├▶ space child
+                                                        └▶ lobby entry
+            ─▶ waiting (or claiming, if a counsellor joined meanwhile)
+
+        The room invites the youth by id before the account exists (the homeserver takes
+        an invite for an account in the bot's namespace that is not registered yet), and
+        the youth's name is in its join event rather than set on the account first. The
+        room id is saved before the room is in the space or the lobby, so a counsellor who
+        joins from there is found by it and claims the conversation (see
+        _claim_during_set_up). Every request is idempotent as before (account in use, the
+        alias as the room's key, the lobby entry's transaction id, a repeated join is the
+        same event), so maintenance cleans up after a crash at any point as it always has;
+        a failing request cancels the others and its error is raised as itself."""
         reg = link.registration
-        rooms = await self.homeservers.rooms(m)
         youth = conv.youth_user_id
         assert youth is not None
-        with contextlib.suppress(UserInUse):  # registered before a crash
-            await link.bot.register_appservice_user(youth.split(":", 1)[0][1:])
-        await link.bot.set_displayname(youth, "Ung (anonym)")
         alias_localpart = reg.conversation_alias_localpart(conv.id)
-        lang = m.counsellor_language
-        body = shape.create_room_body(
-            alias_localpart=alias_localpart,
-            name=counsellor_text("room_name", lang, short=conv.id[:6]),
-            topic=counsellor_text("room_topic", lang, kanal=conv.kanal or UNKNOWN_CHANNEL),
-            space_id=rooms.space_id,
-            server_name=reg.server_name,
-            bot_user_id=reg.bot_user_id,
-            youth_user_id=youth,
-            kommune=conv.kommune,
-            kanal=conv.kanal,
-        )
+        # Started now, needed later; whatever is left of them is stopped in `finally`.
+        on_duty = asyncio.ensure_future(self.duty.on_duty(m.slug))
+        registered: asyncio.Future[None] | None = None
         try:
-            room_id = await link.bot.create_room(body)
-        except RoomInUse:  # created before a crash: the alias is the key
-            room_id = await link.bot.resolve_alias(reg.alias(alias_localpart))
-        await self.repo.set(conv.id, room_id=room_id)
-        conv.room_id = room_id
-        await link.bot.join(room_id, as_user=youth)
-        await link.bot.put_state(
-            rooms.space_id, "m.space.child", shape.space_child_content([reg.server_name]), room_id
-        )
-        lobby_event = await self.lobby.announce(
-            conv, m, on_duty=await self.duty.on_duty(m.slug), txn_id=f"lobby-{conv.id}"
-        )
+            rooms = await self.homeservers.rooms(m)
+            lang = m.counsellor_language
+            body = shape.create_room_body(
+                alias_localpart=alias_localpart,
+                name=counsellor_text("room_name", lang, short=conv.id[:6]),
+                topic=counsellor_text("room_topic", lang, kanal=conv.kanal or UNKNOWN_CHANNEL),
+                space_id=rooms.space_id,
+                server_name=reg.server_name,
+                bot_user_id=reg.bot_user_id,
+                youth_user_id=youth,
+                kommune=conv.kommune,
+                kanal=conv.kanal,
+            )
+
+            async def register() -> None:
+                with contextlib.suppress(UserInUse):  # registered before a crash
+                    await link.bot.register_appservice_user(youth.split(":", 1)[0][1:])
+
+            async def create_room() -> str:
+                try:
+                    return await link.bot.create_room(body)
+                except RoomInUse:  # created before a crash: the alias is the key
+                    return await link.bot.resolve_alias(reg.alias(alias_localpart))
+
+            registered = asyncio.ensure_future(register())
+            room_id = await _first_error(create_room(), also=registered)
+            await self.repo.set(conv.id, room_id=room_id)
+            conv.room_id = room_id
+
+            async def youth_joins() -> None:
+                assert registered is not None
+                await registered
+                await link.bot.join_as(room_id, youth, {"displayname": YOUTH_NAME})
+
+            async def in_space() -> None:
+                await link.bot.put_state(
+                    rooms.space_id,
+                    "m.space.child",
+                    shape.space_child_content([reg.server_name]),
+                    room_id,
+                )
+
+            async def in_lobby() -> str:
+                return await self.lobby.announce(
+                    conv, m, on_duty=await on_duty, txn_id=f"lobby-{conv.id}"
+                )
+
+            _, _, lobby_event = await _together(youth_joins(), in_space(), in_lobby())
+        finally:
+            await _stopped(on_duty, registered)
         # The room is in the space before this: a counsellor may already have joined it,
         # and was recorded as the one to claim it (see _claim_during_set_up).
         if await self.repo.finish_set_up(conv.id, lobby_event_id=lobby_event) == State.CLAIMING:

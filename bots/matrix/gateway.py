@@ -153,6 +153,14 @@ class MatrixGateway:
             url += "?" + urlencode([("server_name", server) for server in via])
         await self.request("POST", url, {}, as_user=as_user)
 
+    async def join_as(self, room_id: str, user_id: str, profile: dict[str, Any]) -> str:
+        """`user_id` (one of ours, masqueraded) joins with `profile` (e.g. a displayname)
+        in its membership event: one request where a join and a profile change are two.
+        Repeated, the homeserver answers with the same event (nothing changed)."""
+        url = path(["rooms", room_id, "state", "m.room.member", user_id])
+        content = {**profile, "membership": "join"}
+        return (await self.request("PUT", url, content, as_user=user_id))["event_id"]
+
     async def kick(self, room_id: str, user_id: str, reason: str = "") -> None:
         body = {"user_id": user_id, "reason": reason} if reason else {"user_id": user_id}
         await self.request("POST", path(["rooms", room_id, "kick"]), body)
