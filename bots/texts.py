@@ -23,6 +23,12 @@ YOUTH: dict[str, dict[str, str]] = {
         "en": "The counsellor has left the conversation. You are back in the queue – another "
         "counsellor will join as soon as one is free.",
     },
+    "supervisor_reading": {
+        "da": "En rådgiver mere læser med for at hjælpe rådgiveren. Det er stadig kun "
+        "rådgiveren, der skriver til dig, og alt er stadig anonymt.",
+        "en": "One more counsellor is reading along to help the counsellor. Only the "
+        "counsellor writes to you, and everything is still anonymous.",
+    },
     "one_counsellor_left": {
         "da": "En af rådgiverne har forladt samtalen. Du skriver stadig med en rådgiver.",
         "en": "One of the counsellors has left the conversation. You are still writing with "

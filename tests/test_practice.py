@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from nio import RoomSendError
 
 from bots.config.model import DANGER_QUESTION, LocalText
 from bots.conversation.states import State
@@ -259,3 +260,31 @@ async def test_the_guides_shift_is_a_real_run(stack: Stack, http: aiohttp.Client
         f"the shift in {GUIDE} is not what the bot answers; run this test with "
         f"UNGECHAT_UPDATE_DOCS=1 to write it:\n{text}"
     )
+
+
+async def test_a_supervisor_reads_a_trainees_conversation_and_cannot_write(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """Read-only by the room's power levels: the homeserver refuses the supervisor's
+    message. The youth is told plainly that one more reads along."""
+    config = stack.bot.config
+    trainee, supervisor = stack.counsellors[0], stack.counsellors[1]
+    with municipality_changed(
+        config, "testby", trainees=(trainee.user_id,), supervisors=(supervisor.user_id,)
+    ):
+        youth, room_id, conv = await taken(stack, http, trainee)
+        await youth.wait_for(lambda e: e.get("key") == "counsellor_joined")
+        await supervisor.join(room_id)
+        told = await youth.wait_for(lambda e: e.get("key") == "supervisor_reading")
+        assert "læser med" in told["body"]
+
+        refused = await supervisor.client.room_send(
+            room_id, "m.room.message", {"msgtype": "m.text", "body": "Hej fra supervisor"}
+        )
+        assert isinstance(refused, RoomSendError) and refused.status_code == "M_FORBIDDEN"
+        await trainee.say(room_id, "Hej, jeg er her.")
+        await youth.wait_for(lambda e: e.get("body") == "Hej, jeg er her.")
+        assert "Hej fra supervisor" not in youth.messages()
+        assert not [e for e in youth.received if e.get("key") == "another_counsellor_joined"]
+        assert await youth.end() == 200
+        await wait_for_state(stack.bot.repo, conv.id, State.PURGED)

@@ -210,6 +210,8 @@ def _municipality(m: dict[str, Any]) -> Municipality:
         embed_origins=tuple(m.get("embed_origins", [])),
         prepared_answers=_prepared_answers(m.get("prepared_answers")),
         heavy_topics=tuple(m.get("heavy_topics", [])),
+        trainees=tuple(m.get("trainees", [])),
+        supervisors=tuple(m.get("supervisors", [])),
     )
 
 

@@ -120,6 +120,9 @@ class Municipality:
     campaign_color: str | None = None
     # The municipality's own sites that may frame the youth page (origins, lowercase).
     embed_origins: tuple[str, ...] = ()
+    # Training under supervision: a supervisor may read a trainee's conversation, only read.
+    trainees: tuple[str, ...] = ()
+    supervisors: tuple[str, ...] = ()
     # Topics after which a counsellor is looked after (bots/counsellors/care.py).
     heavy_topics: tuple[str, ...] = ()
     # `!svar NAME`: texts a counsellor sends as their own message (over the network's).
@@ -133,6 +136,11 @@ class Municipality:
             key: LocalText(text.da.replace("{kommune}", short), _fill(text.en, short))
             for key, text in merged.items()
         }
+
+    def supervisors_of(self, counsellor: str | None) -> tuple[str, ...]:
+        """Who may read `counsellor`'s conversations, read-only: the supervisors, when
+        `counsellor` is a trainee."""
+        return self.supervisors if counsellor in self.trainees else ()
 
     def counted_channel(self, kanal: str | None) -> str:
         """The channel a visit or conversation is counted under: one of the configured

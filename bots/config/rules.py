@@ -57,6 +57,13 @@ def rule_problems(data: dict[str, Any]) -> Iterator[str]:
                     "municipality in this config"
                 )
         yield from _embed_problems(m.get("embed_origins", []), [*at, "embed_origins"], data)
+        for role in ("trainees", "supervisors"):
+            for u_index, user in enumerate(m.get(role, [])):
+                if user not in m.get("counsellors", []):
+                    yield (
+                        f"{key_path([*at, role, u_index])}: {user!r} is not one of the "
+                        "municipality's counsellors"
+                    )
         topics = m.get("topics") or DEFAULT_TOPICS
         for t_index, topic in enumerate(m.get("heavy_topics", [])):
             if topic not in topics:

@@ -381,7 +381,7 @@ class Conversations:
         queued = conv.waiting_since or conv.created_at or utcnow()
         # The youth hears first, so the announcement comes before the counsellor's hello.
         await self.voice.tell_youth(conv, "counsellor_joined", f"claimed-{int(queued.timestamp())}")
-        await self.voice.raise_power(conv, conv.claimed_by)
+        await self.voice.raise_power(conv, conv.claimed_by, m.supervisors_of(conv.claimed_by))
         await self.voice.set_metadata(conv, "active")
         if conv.lobby_event_id:
             await self.lobby.edit(

@@ -19,6 +19,8 @@ YOUTH_VISIBLE = "dk.ungechat.youth_visible"
 PREPARED_FOR = "dk.ungechat.prepared_for"
 YOUTH_VALUES = "dk.ungechat.values"
 COUNSELLOR_POWER = 50
+# A supervisor reading a trainee's conversation: below the 0 a message takes.
+READ_ONLY = -1
 BOT_POWER = 100
 
 

@@ -108,9 +108,17 @@ class Steps:
         if conv is not None and conv.state in OPEN and conv.room_id:
             kind = StepKind(step.kind)
             if kind == StepKind.ANOTHER_COUNSELLOR and step.user_id:
-                await self.voice.raise_power(conv, step.user_id)
-                if conv.state in (State.ACTIVE, State.CLAIMING):
-                    await self.voice.tell_youth(conv, "another_counsellor_joined", key)
+                m = self.config.municipality(conv.kommune)
+                first = conv.claimed_by or (conv.counsellors or [""])[0]
+                if m is not None and step.user_id in m.supervisors_of(first):
+                    # Reading a trainee's conversation: read-only (set at the claim), and
+                    # the youth is told plainly, never silently.
+                    if conv.state in (State.ACTIVE, State.CLAIMING):
+                        await self.voice.tell_youth(conv, "supervisor_reading", key)
+                else:
+                    await self.voice.raise_power(conv, step.user_id)
+                    if conv.state in (State.ACTIVE, State.CLAIMING):
+                        await self.voice.tell_youth(conv, "another_counsellor_joined", key)
             elif kind == StepKind.ONE_COUNSELLOR_LEFT:
                 await self.voice.tell_youth(conv, "one_counsellor_left", key)
             elif kind == StepKind.BACK_IN_QUEUE and conv.state == State.WAITING:

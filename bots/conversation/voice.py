@@ -51,14 +51,20 @@ class RoomVoice:
             conv.room_id, "m.room.message", content, f"n-{conv.id}-{txn}"
         )
 
-    async def raise_power(self, conv: Conversation, user_id: str) -> None:
-        """A counsellor to moderator (once; a repeat finds them raised already)."""
+    async def raise_power(
+        self, conv: Conversation, user_id: str, read_only: tuple[str, ...] = ()
+    ) -> None:
+        """A counsellor to moderator, and `read_only` (a trainee's supervisors) below what
+        sending a message takes, before any of them joins: the homeserver refuses what
+        they would send, not the bot's goodwill. Once; a repeat changes nothing."""
         link = self.homeservers.get(conv.homeserver)
         assert conv.room_id is not None
         levels = await link.bot.get_state(conv.room_id, "m.room.power_levels")
-        if levels.get("users", {}).get(user_id, 0) >= shape.COUNSELLOR_POWER:
+        users = levels.setdefault("users", {})
+        wanted = {user_id: shape.COUNSELLOR_POWER, **dict.fromkeys(read_only, shape.READ_ONLY)}
+        if all(users.get(u, 0) == level for u, level in wanted.items()):
             return
-        levels.setdefault("users", {})[user_id] = shape.COUNSELLOR_POWER
+        users.update(wanted)
         await link.bot.put_state(conv.room_id, "m.room.power_levels", levels)
 
     async def set_metadata(self, conv: Conversation, status: str, kommune: str = "") -> None:
