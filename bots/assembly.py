@@ -16,6 +16,7 @@ from bots.appservice.catch_up import CatchUp
 from bots.appservice.handled import HandledEvents
 from bots.appservice.router import EventRouter
 from bots.config.model import Config
+from bots.conversation.coaching import CoachingRooms
 from bots.conversation.duty import DutyRoster
 from bots.conversation.lobby import Lobby
 from bots.conversation.machine import Conversations
@@ -100,7 +101,8 @@ def assemble(
     duty = DutyRoster(sessions)
     lobby = Lobby(homeservers)
     voice = RoomVoice(homeservers)
-    steps = Steps(config, sessions, repo, homeservers, voice, lobby, duty, signals, tasks)
+    coaching = CoachingRooms(homeservers)
+    steps = Steps(config, sessions, repo, homeservers, voice, lobby, duty, signals, tasks, coaching)
     conversations = Conversations(
         config, sessions, repo, homeservers, voice, lobby, duty, steps, signals, tasks
     )

@@ -233,6 +233,16 @@ COUNSELLOR: dict[str, dict[str, str]] = {
         "hvordan det går.",
         "en": "A heavy conversation has just ended. Check in on each other and ask how it's going.",
     },
+    "coaching_room_name": {
+        "da": "Sparring om samtale {short}",
+        "en": "Coaching on conversation {short}",
+    },
+    "coaching_room_topic": {
+        "da": "Kun for rådgiveren og supervisoren. Den unge ser intet herfra. Rummet slettes "
+        "sammen med samtalen.",
+        "en": "Only for the counsellor and the supervisor. The young person sees nothing "
+        "from here. The room is deleted with the conversation.",
+    },
     "care_room_name": {"da": "Ungechat – til dig", "en": "Ungechat – for you"},
     "care_room_topic": {
         "da": "Kun dig og botten: en hilsen efter de tunge samtaler.",

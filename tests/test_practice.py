@@ -7,6 +7,7 @@ one."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from pathlib import Path
@@ -18,6 +19,7 @@ from nio import RoomSendError
 from bots.config.model import DANGER_QUESTION, LocalText
 from bots.conversation.states import State
 from tests.config_swap import municipality_changed, reconfigured
+from tests.db_scan import tables_containing
 from tests.matrix_helpers import Counsellor
 from tests.stack_fixture import Stack
 from tests.test_counsellors import command, started, stats_row, taken
@@ -68,6 +70,13 @@ async def test_a_prepared_answer_reaches_the_youth_as_the_counsellors_message(
         assert not [b for b in bodies if b.startswith("!")]
         assert sum("BørneTelefonen" in b for b in bodies) == 1
         assert conv.room_id == room_id
+
+
+def coaching_room(c: Counsellor, short: str) -> str | None:
+    """The supervised conversation's side room, once `c` is invited to it or in it."""
+    rooms = {**c.client.invited_rooms, **c.client.rooms}
+    name = f"Sparring om samtale {short}"
+    return next((r for r, room in rooms.items() if room.name == name), None)
 
 
 def care_room(c: Counsellor) -> str | None:
@@ -286,5 +295,18 @@ async def test_a_supervisor_reads_a_trainees_conversation_and_cannot_write(
         await youth.wait_for(lambda e: e.get("body") == "Hej, jeg er her.")
         assert "Hej fra supervisor" not in youth.messages()
         assert not [e for e in youth.received if e.get("key") == "another_counsellor_joined"]
+
+        # A side room for the two of them, in the space, deleted with the conversation.
+        side = await trainee.sync_until(lambda: coaching_room(trainee, conv.id[:6]))
+        await trainee.join(side)
+        await supervisor.join(side)
+        await supervisor.say(side, "Godt spørgsmål du stillede der.")
+        assert "Godt spørgsmål du stillede der." not in youth.messages()
+        canary = f"kanariefugl-{conv.id[:8]}"
+        await trainee.say(side, f"Hvad gør jeg nu? {canary}")
         assert await youth.end() == 200
         await wait_for_state(stack.bot.repo, conv.id, State.PURGED)
+        status, _ = await stack.admin("GET", f"/_synapse/admin/v1/rooms/{side}")
+        assert status == 404  # gone from the homeserver, with what was said in it
+        found = await asyncio.to_thread(tables_containing, stack.synapse.database_path, canary)
+        assert found == []

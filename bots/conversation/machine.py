@@ -493,6 +493,9 @@ class Conversations:
             return
         if room_id is not None:
             await self._unlist(conv, room_id)
+            m = self.config.municipality(conv.kommune)
+            if m is not None and m.supervisors:  # a supervised conversation's side room
+                await self.steps.coaching.remove(m, conv)
             await delete_everywhere(conv, room_id, taking_part(conv, self.homeservers.links))
         elif conv.youth_user_id:
             await self.homeservers.get(conv.homeserver).admin.erase_user(conv.youth_user_id)

@@ -17,6 +17,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots.config.model import Config
+from bots.conversation.coaching import CoachingRooms
 from bots.conversation.duty import DutyRoster
 from bots.conversation.lobby import Lobby
 from bots.conversation.states import OPEN, State
@@ -65,6 +66,7 @@ class Steps:
         duty: DutyRoster,
         signals: Signals,
         tasks: BackgroundTasks,
+        coaching: CoachingRooms,
     ) -> None:
         self.config = config
         self.sessions = sessions
@@ -75,6 +77,7 @@ class Steps:
         self.duty = duty
         self.signals = signals
         self.tasks = tasks
+        self.coaching = coaching
 
     async def record(
         self,
@@ -112,9 +115,11 @@ class Steps:
                 first = conv.claimed_by or (conv.counsellors or [""])[0]
                 if m is not None and step.user_id in m.supervisors_of(first):
                     # Reading a trainee's conversation: read-only (set at the claim), and
-                    # the youth is told plainly, never silently.
+                    # the youth is told plainly, never silently; coaching goes in a side
+                    # room for the two of them.
                     if conv.state in (State.ACTIVE, State.CLAIMING):
                         await self.voice.tell_youth(conv, "supervisor_reading", key)
+                        await self.coaching.open(m, conv, first, step.user_id)
                 else:
                     await self.voice.raise_power(conv, step.user_id)
                     if conv.state in (State.ACTIVE, State.CLAIMING):
