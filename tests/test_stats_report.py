@@ -316,6 +316,7 @@ def test_every_derived_figure_in_the_report_matches_the_rows(report: Path) -> No
         same_minutes(row[6], truth.median("duration_seconds", k))
         same_share(row[7], truth.helped(k))
         assert row[8] == truth.text("bevaret", k)
+        assert row[9] == truth.text("haster", k)
     row = side_by_side["Hele netværket"]
     assert row[0] == truth.text("samtaler", "*") and row[1] == truth.text("sidevisninger", "*")
     same_share(row[2], truth.share(everyone, ("sidevisninger", {}), "*"))

@@ -7,7 +7,8 @@ What is counted (each a cube by municipality, see cube.py):
   answered) by kanal, by waiting time and by duration; emne (topics) of those;
   uden_raadgiver (the rest: left while waiting or not answered) by kanal;
 - bevaret: conversations kept after their end by a hold.
-Only samtaler, sidevisninger and bevaret have a network total ("*"): broken down over the
+- haster: conversations marked urgent (the youth's "Er du i fare lige nu?" or `!haster`).
+Only samtaler, sidevisninger, bevaret and haster have a network total ("*"): broken down over the
 whole network, a small municipality's "<5" would force its neighbours' numbers hidden.
 Medians of waiting time and duration are given only over at least 5 conversations.
 A reader knows the opening hours, so the weekday-hour and week cells of hours the chat
@@ -129,7 +130,7 @@ def build(
         name: Counter()
         for name in ("week", "slot", "kanal", "answered_kanal", "missed_kanal", "outcome")
     }
-    count.update({name: Counter() for name in ("feedback", "held")})
+    count.update({name: Counter() for name in ("feedback", "held", "urgent")})
     count.update({name: Counter() for name in ("wait", "duration", "topic", "cross", "views")})
     answers: dict[str, Counter[tuple[str, ...]]] = {}
     for r in rows:
@@ -142,6 +143,7 @@ def build(
         count["outcome"][(k, outcome)] += 1
         count["feedback"][(k, FEEDBACK.get(r.feedback or "", NO_FEEDBACK))] += 1
         count["held"][(k,)] += r.held
+        count["urgent"][(k,)] += r.urgent
         for q in m.questions:
             answers.setdefault(q.id, Counter())[(k, answer_of(m, q.id, r.answers) or "")] += 1
         heard = answer_of(m, HEARD_FROM, r.answers)
@@ -164,6 +166,7 @@ def build(
     cubes.add("samtaler", [], by_kommune(count["kanal"]), network=True)
     cubes.add("sidevisninger", [], by_kommune(count["views"]), network=True)
     cubes.add("bevaret", [], count["held"], network=True)
+    cubes.add("haster", [], count["urgent"], network=True)
     cubes.add("samtaler", [Dim("uge", fixed(period.weeks()))], count["week"])
     cubes.add("samtaler", [Dim("tid", fixed(SLOTS))], count["slot"])
     cubes.add("samtaler", [kanal], count["kanal"])
@@ -227,8 +230,10 @@ def medians(
         answered = [
             r for r in rows if (k == ALL or r.kommune == k) and OUTCOMES.get(r.outcome) in ANSWERED
         ]
+        urgent = [r.wait_seconds for r in answered if r.urgent and r.wait_seconds is not None]
         for name, values in (
             ("ventetid", [r.wait_seconds for r in answered if r.wait_seconds is not None]),
+            ("ventetid_haster", urgent),
             ("varighed", [r.duration_seconds for r in answered if r.duration_seconds is not None]),
         ):
             out[(name, k)] = (

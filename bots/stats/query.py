@@ -34,6 +34,7 @@ class ConversationRecord:
     outcome: str
     held: bool
     feedback: str | None
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ STATS_COLUMNS = (
     ConversationStats.outcome,
     ConversationStats.held,
     ConversationStats.feedback,
+    ConversationStats.urgent,
 )
 
 
@@ -90,6 +92,7 @@ async def load_period(
                 outcome=r.outcome,
                 held=bool(r.held),
                 feedback=r.feedback,
+                urgent=bool(r.urgent),
             )
             for r in stats
         ]

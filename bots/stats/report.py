@@ -108,6 +108,8 @@ def _network(pub: Publication, kommuner: Sequence[str]) -> str:
                 esc(labels.minutes(pub.medians[("varighed", k)])),
                 share(chapter.helped(pub, k)),
                 count(c.shown(cell("bevaret", k))),
+                count(c.shown(cell("haster", k))),
+                esc(labels.minutes(pub.medians[("ventetid_haster", k)])),
             ]
         )
     started = cell("samtaler", ALL)
@@ -123,6 +125,8 @@ def _network(pub: Publication, kommuner: Sequence[str]) -> str:
             esc(labels.minutes(pub.medians[("varighed", ALL)])),
             "",
             count(c.shown(cell("bevaret", ALL))),
+            count(c.shown(cell("haster", ALL))),
+            esc(labels.minutes(pub.medians[("ventetid_haster", ALL)])),
         ]
     )
     comparison = section(
@@ -130,7 +134,8 @@ def _network(pub: Publication, kommuner: Sequence[str]) -> str:
         "Kommunerne side om side",
         "Kommunerne har forskellige åbningstider og størrelser, så sammenlign helst andele "
         "og ventetider frem for antal. »Bevaret« er samtaler, en rådgiver bevarede efter "
-        "slut på grund af underretningspligt.",
+        "slut på grund af underretningspligt. »Haster« er samtaler, hvor den unge svarede, at "
+        "den var i fare, eller en rådgiver skrev !haster; de kommer først i køen.",
         table(
             [
                 "Kommune",
@@ -143,6 +148,8 @@ def _network(pub: Publication, kommuner: Sequence[str]) -> str:
                 "Varighed (median)",
                 "Fik hjælp (ja)",
                 "Bevaret",
+                "Haster",
+                "Ventetid, haster (median)",
             ],
             rows,
             total_last=True,
