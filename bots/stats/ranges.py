@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-
-import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from typing import TYPE_CHECKING
 
 from bots.stats.relations import Key, Relation
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# NumPy and SciPy (about 50 MB) are imported where the audit runs, not at start-up: the
+# running service reaches this module through the digest but solves nothing until a
+# period ends.
 
 
 def attacker_bounds(
@@ -65,6 +70,8 @@ def feasible_ranges(
         return {cells[i]: _single_equation(rows[0], rhs[0], bounds, i) for i in wanted}
     if not rows:
         return {cells[i]: bounds[i] for i in wanted}
+    import numpy as np
+
     truth = np.array([float(values[k]) for k in cells])
     found = _integer_ranges(
         np.array(rows), np.array(rhs), bounds, wanted, truth, enough, stop_at_narrow
@@ -102,6 +109,8 @@ def _integer_ranges(
     them; the rest are solved one by one (least, then greatest value). With
     `stop_at_narrow`, the first cell found narrow ends the search (cells not yet
     settled are left out of the answer)."""
+    import numpy as np
+
     low, high = truth.copy(), truth.copy()
     rng = np.random.default_rng(len(truth))
 
@@ -142,6 +151,9 @@ def _extreme(
 ) -> np.ndarray | None:
     """A whole-number solution minimising `objective`. The linear relaxation first: when
     its optimum is whole (always, for a plain table with totals) it is the answer."""
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
     box = [(lo, None if math.isinf(hi) else hi) for lo, hi in bounds]
     relaxed = linprog(objective, A_eq=a, b_eq=b, bounds=box, method="highs")
     if relaxed.status == 3:
